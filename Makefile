@@ -1,0 +1,41 @@
+# Order Desk: `make run` starts the app, `make test` runs the tests. Both install what they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST := QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
+
+.PHONY: run test test-all test-unit jars bench bench-quick clean help
+
+help:
+	@echo "make run        start Order Desk (creates .venv, installs packages, fetches the Kafka jars)"
+	@echo "make test       the test suite without the slow fault tests (what CI runs)"
+	@echo "make test-all   every test, including the slow fault tests with full counts"
+	@echo "make bench      benchmarks; make bench-quick is a smoke run"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Order Desk needs Python 3.11 or newer; found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+jars: $(STAMP)
+	$(BIN)/python -m desktop_app.broker.jars
+
+run: jars
+	$(BIN)/order-desk
+
+test: jars
+	$(PYTEST) -m "not slow"
+
+test-all: jars
+	$(PYTEST)
+
+test-unit: $(STAMP)
+	$(PYTEST) tests/unit
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

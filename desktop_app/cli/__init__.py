@@ -1,0 +1,129 @@
+"""`order-desk`: the GUI with no subcommand; broker / place / items / summary / rebuild otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from desktop_app import __version__
+from desktop_app.settings import Settings, config_file_path
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_INVALID = 2
+EXIT_UNAVAILABLE = 3
+
+SUBCOMMAND_MODULES = (
+    "desktop_app.cli.broker_cmds",
+    "desktop_app.cli.place_cmd",
+    "desktop_app.cli.read_cmds",
+)
+
+EPILOG = f"""\
+With no command, the desktop window opens.
+
+Settings come from command-line options, then ORDER_DESK_* environment variables, then the TOML file
+{config_file_path()} (for example: bootstrap_servers = "kafka1:9092"). With no bootstrap servers, Order
+Desk runs its own Apache Kafka broker under the data dir (Java 17+ and Maven needed once).
+
+Exit codes: 0 success, 2 invalid input, 3 broker unreachable, 1 any other failure.
+
+Examples:
+  order-desk place --customer alice --item "Tea" --price 3.50 --qty 2 --wait
+  order-desk items --band expensive --json
+  order-desk broker status --json
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="order-desk",
+        description="Order Desk: place retail orders into an Apache Kafka event log and browse "
+        "what each customer ordered, grouped by price band.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"order-desk {__version__}")
+    parser.add_argument("--data-dir", type=Path, help="where this installation keeps everything "
+                        "(default: the user data dir; env ORDER_DESK_DATA_DIR)")
+    parser.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]",
+                        help="use this Kafka cluster instead of the embedded broker "
+                        "(env ORDER_DESK_BOOTSTRAP_SERVERS)")
+    parser.add_argument("--topic", help="events topic (default orders.events)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    gui = subparsers.add_parser("gui", help="open the desktop window (the default)")
+    gui.set_defaults(func=_run_gui)
+    for name in SUBCOMMAND_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    overrides = {
+        key: value
+        for key, value in (
+            ("data_dir", args.data_dir),
+            ("bootstrap_servers", args.bootstrap_servers),
+            ("topic", args.topic),
+        )
+        if value is not None
+    }
+    return Settings(**overrides)
+
+
+def _run_gui(args: argparse.Namespace, settings: Settings) -> int:
+    from desktop_app.ui.app import run_gui
+
+    return run_gui(settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from(args)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in error["loc"])
+            print(f"order-desk: invalid setting {where}: {error['msg']}", file=sys.stderr)
+        return EXIT_INVALID
+    from desktop_app.logs import configure_logging
+
+    configure_logging(settings, verbose=args.verbose)
+    handler = getattr(args, "func", _run_gui)
+    try:
+        return int(handler(args, settings))
+    except KeyboardInterrupt:
+        print("order-desk: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one readable line, details in the log
+        logging.getLogger("desktop_app.cli").error("command failed", exc_info=True, extra={"file_only": True})
+        print(f"order-desk: {exit_reason(exc, settings)}", file=sys.stderr)
+        return exit_code_for(exc)
+
+
+def exit_reason(exc: BaseException, settings: Settings) -> str:
+    from aiokafka.errors import KafkaConnectionError
+
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, KafkaConnectionError):
+        return f"cannot reach the Kafka cluster at {settings.bootstrap_servers or 'the embedded broker'} ({text})"
+    return text
+
+
+def exit_code_for(exc: BaseException) -> int:
+    from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+    from desktop_app.broker import BrokerError, MissingPrerequisite
+
+    if isinstance(exc, (BrokerError, MissingPrerequisite, KafkaConnectionError, KafkaTimeoutError)):
+        return EXIT_UNAVAILABLE
+    return EXIT_FAILURE

@@ -1,0 +1,1 @@
+"""The desktop window (Qt only; talks to the command and query services, never to aiokafka)."""
