@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 
 ORDER_PLACED = "OrderPlaced"
 SCHEMA_VERSION = 1
@@ -58,6 +67,14 @@ class EventEnvelope(BaseModel):
     occurred_at: AwareDatetime
     source: Annotated[StrictStr, Field(max_length=256)]
     payload: OrderPlacedV1
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _representable_in_utc(cls, value: datetime) -> datetime:
+        try:
+            return value.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("occurred_at is out of range in UTC") from None
 
 
 def new_order_placed(

@@ -101,11 +101,14 @@ class EmbeddedBroker:
         """Ports and cluster id: chosen at first start, then kept."""
         if self.identity_file.exists():
             return BrokerIdentity(**json.loads(self.identity_file.read_text()))
+        self.kafka_dir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         controller_port = free_port()
         while controller_port == port:
             controller_port = free_port()
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # Kafka's own ids never start with "-" (it reads as an option)
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         ident = BrokerIdentity(port=port, controller_port=controller_port, cluster_id=cluster_id)
         self.identity_file.write_text(json.dumps(ident.__dict__))
         return ident
@@ -133,8 +136,10 @@ class EmbeddedBroker:
             if proc.status() == psutil.STATUS_ZOMBIE:
                 return False
             cmdline = proc.cmdline()
-        except (psutil.Error, OSError):
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
             return False
+        except (psutil.Error, OSError):
+            return True  # cannot look inside: do not call a live process stale
         return MAIN_CLASS in cmdline and str(self.properties_file) in cmdline
 
     def is_running(self) -> bool:
@@ -170,7 +175,7 @@ class EmbeddedBroker:
             return
         command = self._java_command(
             "kafka.tools.StorageTool", "format", "--standalone",
-            "-t", ident.cluster_id, "-c", str(self.properties_file),
+            f"--cluster-id={ident.cluster_id}", "-c", str(self.properties_file),
         )
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
@@ -178,7 +183,7 @@ class EmbeddedBroker:
                 f"formatting Kafka storage in {self.log_dirs} failed:\n{result.stdout}{result.stderr}"
             )
 
-    def _spawn(self) -> int:
+    def _spawn(self) -> subprocess.Popen[bytes]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         extra: dict[str, object] = {}
         if sys.platform == "win32":
@@ -196,7 +201,7 @@ class EmbeddedBroker:
             )
         self._child = proc  # keep the handle so the child is reaped if it dies while we run
         self.pid_file.write_text(str(proc.pid))
-        return proc.pid
+        return proc
 
     async def start(self) -> bool:
         """Start the broker, or reuse the one already running on this data dir.
@@ -207,26 +212,29 @@ class EmbeddedBroker:
         self.kafka_dir.mkdir(parents=True, exist_ok=True)
         async with _locked(self._lock):
             if self.pid() is not None:
-                await self._wait_ready()
+                await self._wait_ready(None)
                 return False
             ident = self.identity()
             self._render_properties(ident)
             await asyncio.to_thread(self._format_storage, ident)
-            pid = self._spawn()
+            child = self._spawn()
+            pid = child.pid
             log.info("started embedded Kafka (pid %d) on %s", pid, self.bootstrap_servers)
             try:
-                await self._wait_ready()
+                await self._wait_ready(child)
             except BrokerError:
                 self._terminate(pid, timeout_s=10)
                 raise
             return True
 
-    async def _wait_ready(self) -> None:
+    async def _wait_ready(self, child: subprocess.Popen[bytes] | None) -> None:
+        """Poll until a metadata request succeeds. `child`: the process this call spawned, if any."""
         deadline = time.monotonic() + self.start_timeout_s
         last_error: Exception | None = None
         kwargs = {"bootstrap_servers": self.bootstrap_servers, "client_id": "order-desk-probe"}
         while time.monotonic() < deadline:
-            if self.pid() is None:
+            alive = child.poll() is None if child is not None else self.pid() is not None
+            if not alive:
                 raise BrokerError(
                     f"the Kafka broker exited during start-up; see {self.log_file} and {self.console_file}"
                 )

@@ -1,0 +1,217 @@
+"""`order-desk items | summary | rebuild`: read the view (after catching up with the log) or rebuild it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from desktop_app.query.bands import Band
+from desktop_app.query.service import NotProjectingError, QueryService, default_lock_path
+from desktop_app.query.views import ItemRow, Summary
+from desktop_app.settings import Settings
+
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+DEFAULT_SYNC_TIMEOUT_S = 30.0
+PROGRESS_EVERY_S = 0.5
+
+
+def register(subparsers: Any) -> None:
+    items = subparsers.add_parser(
+        "items", help="what each customer ordered, grouped by price band",
+        description="List the read model's rows: one per customer, item and unit price, with the total "
+        "quantity and number of orders. Bands: cheap under 5.00, affordable 5.00 to 50.00, expensive over 50.00.",
+    )
+    items.add_argument("--customer", metavar="ID", help="only this customer")
+    items.add_argument("--band", choices=[band.value for band in Band], help="only this price band")
+    _add_read_options(items)
+    items.set_defaults(func=run_items)
+
+    summary = subparsers.add_parser(
+        "summary", help="rows and quantity per band, events applied, quarantined records, lag",
+        description="Totals of the read model, and how many records of the log it has not applied yet (lag).",
+    )
+    _add_read_options(summary)
+    summary.set_defaults(func=run_summary)
+
+    rebuild = subparsers.add_parser(
+        "rebuild", help="empty the read model and replay the whole log into it",
+        description="Stop projecting, clear the view, replay the log from the beginning (progress on stderr).",
+    )
+    rebuild.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    rebuild.set_defaults(func=run_rebuild)
+
+
+def _add_read_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--no-sync", action="store_true",
+                        help="read the view as it is, without contacting the broker to catch up first")
+    parser.add_argument("--sync-timeout", type=float, default=DEFAULT_SYNC_TIMEOUT_S, metavar="SECONDS",
+                        help=f"longest wait to catch up with the log (default {DEFAULT_SYNC_TIMEOUT_S:.0f})")
+
+
+# -- running a command with a query service ------------------------------------------------------------------
+def _offline_service(settings: Settings) -> QueryService:
+    return QueryService(
+        settings.readmodel_db_path, settings.kafka_client_kwargs(), settings.topic,
+        lock_path=default_lock_path(settings.readmodel_db_path),
+    )
+
+
+def _with_live_service(settings: Settings, body: Callable[[QueryService], T], *, sync_timeout: float | None) -> T:
+    """Run `body` with a started query service (projecting unless another process does), after catching up.
+
+    The service works in its own threads, so the blocking calls below do not need this loop.
+    """
+    from desktop_app.bootstrap import open_broker
+
+    async def run() -> T:
+        async with open_broker(settings) as bootstrap_servers:
+            service = QueryService(
+                settings.readmodel_db_path, settings.kafka_client_kwargs(bootstrap_servers), settings.topic,
+                lock_path=default_lock_path(settings.readmodel_db_path),
+            )
+            try:
+                service.start()
+                if sync_timeout is not None and not service.catch_up(sync_timeout):
+                    print(f"order-desk: warning: not caught up with the log within {sync_timeout:g}s; "
+                          "the view may be behind", file=sys.stderr)
+                return body(service)
+            finally:
+                service.close()
+
+    return asyncio.run(run())
+
+
+def _read(settings: Settings, args: argparse.Namespace, body: Callable[[QueryService], T]) -> T:
+    if args.no_sync:
+        service = _offline_service(settings)
+        try:
+            return body(service)
+        finally:
+            service.close()
+    return _with_live_service(settings, body, sync_timeout=args.sync_timeout)
+
+
+# -- items -------------------------------------------------------------------------------------------------------
+def item_json(row: ItemRow) -> dict[str, Any]:
+    return {
+        "customer_id": row.customer_id,
+        "item": row.item,
+        "unit_price": str(row.unit_price),
+        "band": row.band.value,
+        "quantity": row.quantity,
+        "orders": row.orders,
+    }
+
+
+def run_items(args: argparse.Namespace, settings: Settings) -> int:
+    rows = _read(settings, args, lambda service: service.items(band=args.band, customer=args.customer))
+    if args.json:
+        print(json.dumps([item_json(row) for row in rows], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not rows:
+        print("No items.")
+        return EXIT_OK
+    for band in Band:
+        in_band = [row for row in rows if row.band is band]
+        if not in_band:
+            continue
+        print(f"{band.value} ({len(in_band)} rows)")
+        table = [("CUSTOMER", "ITEM", "UNIT PRICE", "QUANTITY", "ORDERS")] + [
+            (r.customer_id, r.item, str(r.unit_price), str(r.quantity), str(r.orders)) for r in in_band
+        ]
+        print(_format_table(table, right_aligned={2, 3, 4}))
+        print()
+    return EXIT_OK
+
+
+def _format_table(table: list[tuple[str, ...]], right_aligned: set[int]) -> str:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines = []
+    for row in table:
+        cells = [cell.rjust(w) if i in right_aligned else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        lines.append("  " + "  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+# -- summary ----------------------------------------------------------------------------------------------------
+def summary_json(summary: Summary) -> dict[str, Any]:
+    return {
+        "bands": {
+            band.value: {"rows": totals.rows, "quantity": totals.quantity} for band, totals in summary.bands.items()
+        },
+        "events_applied": summary.events_applied,
+        "quarantined": summary.quarantined,
+        "lag": summary.lag.total if summary.lag is not None else None,
+    }
+
+
+def run_summary(args: argparse.Namespace, settings: Settings) -> int:
+    if args.no_sync:
+        summary = _read(settings, args, lambda service: service.read_model.summary(topic=service.topic))
+    else:
+        summary = _read(settings, args, lambda service: service.summary())
+    if args.json:
+        print(json.dumps(summary_json(summary), indent=2))
+        return EXIT_OK
+    table = [("BAND", "ROWS", "QUANTITY")] + [
+        (band.value, str(totals.rows), str(totals.quantity)) for band, totals in summary.bands.items()
+    ]
+    print(_format_table(table, right_aligned={1, 2}))
+    print(f"events applied: {summary.events_applied}")
+    print(f"quarantined:    {summary.quarantined}")
+    print(f"lag:            {summary.lag.total if summary.lag is not None else 'unknown (not synced)'}")
+    return EXIT_OK
+
+
+# -- rebuild ----------------------------------------------------------------------------------------------------
+class _ProgressPrinter:
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < PROGRESS_EVERY_S:
+            return
+        self._last = now
+        percent = 100 * done // total if total else 100
+        print(f"rebuilding: {done}/{total} records ({percent}%)", file=sys.stderr, flush=True)
+
+
+def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    def rebuild(service: QueryService) -> dict[str, Any] | None:
+        if not service.is_projecting:
+            return None
+        outcome = service.rebuild(progress=_ProgressPrinter())
+        summary = service.read_model.summary(topic=service.topic)
+        return {
+            "completed": outcome.completed,
+            "records": outcome.total,
+            "events_applied": summary.events_applied,
+            "quarantined": summary.quarantined,
+        }
+
+    try:
+        report = _with_live_service(settings, rebuild, sync_timeout=None)
+    except NotProjectingError as exc:
+        report, reason = None, str(exc)
+    else:
+        reason = f"another process (the desktop window?) projects into {settings.readmodel_db_path}; " \
+                 "rebuild from there, or close it first"
+    if report is None:
+        print(f"order-desk: cannot rebuild: {reason}", file=sys.stderr)
+        return EXIT_FAILURE
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"Rebuilt the read model from {report['records']} records: {report['events_applied']} events "
+              f"applied, {report['quarantined']} quarantined.")
+    return EXIT_OK if report["completed"] else EXIT_FAILURE

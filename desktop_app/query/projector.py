@@ -1,0 +1,359 @@
+"""Apply one batch of Kafka records to the read model in ONE SQLite transaction.
+
+The batch's view changes, its applied event ids, its quarantined records and the next offset of every
+partition it touched commit together, so the view is exactly-once across crashes and duplicates.
+Writes use SQLAlchemy Core statements, batched: one executemany per table per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
+
+from desktop_app import contracts
+from desktop_app.query.bands import Band, price_band
+from desktop_app.query.schema import (
+    META_PROJECTION_VERSION,
+    PROJECTION_VERSION,
+    AppliedEvent,
+    OrderedItem,
+    PartitionOffset,
+    QuarantinedRecord,
+    ReadModelMeta,
+)
+
+log = logging.getLogger(__name__)
+
+ITEMS = OrderedItem.__table__
+APPLIED = AppliedEvent.__table__
+OFFSETS = PartitionOffset.__table__
+QUARANTINE = QuarantinedRecord.__table__
+META = ReadModelMeta.__table__
+
+SQL_IN_CHUNK = 500  # ids per "IN (...)": well under SQLite's bound-parameter limit
+
+ViewKey = tuple[str, Band]  # (customer_id, band): the unit the UI re-reads
+
+
+class RecordLike(Protocol):
+    """What the projector reads from a Kafka record (aiokafka's ConsumerRecord fits)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A plain record, for tests and tools that do not read from Kafka."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+    key: bytes | None = None
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    changed_keys: frozenset[ViewKey]
+    next_offsets: dict[int, int]  # partition -> next offset, for the partitions the batch touched
+    applied: int  # new events counted in the view
+    duplicates: int  # events already applied (or repeated within the batch)
+    quarantined: int
+
+
+@dataclass(frozen=True, slots=True)
+class _ViewFacts:
+    """What the view takes from one valid event."""
+
+    event_id: bytes
+    partition: int
+    offset: int
+    customer_id: str
+    occurred_at: str  # UTC, as stored (see _stored_time): compares like the time it stands for
+    quantities: dict[tuple[str, int], int]  # (item, unit_price_pence) -> quantity in this order
+
+
+@dataclass(slots=True)
+class _RowTotals:
+    band: Band
+    quantity: int
+    orders: int
+    first: str  # stored time text
+    last: str
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One batch, decoded and aggregated, ready to write."""
+
+    facts: list[_ViewFacts] = field(default_factory=list)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+
+
+def view_facts(record: RecordLike) -> _ViewFacts:
+    """Decode one record into what the view needs, or raise MalformedRecord(reason)."""
+    event = contracts.decode(record.value, record.headers)
+    try:
+        occurred_at = _stored_time(event.occurred_at.astimezone(timezone.utc).replace(tzinfo=None))
+    except (OverflowError, ValueError):
+        raise contracts.MalformedRecord("occurred_at out of range in UTC") from None
+    quantities: dict[tuple[str, int], int] = {}
+    for line in event.payload.lines:
+        key = (line.item, line.unit_price_pence)
+        quantities[key] = quantities.get(key, 0) + line.quantity
+    return _ViewFacts(
+        event_id=event.event_id.bytes,
+        partition=record.partition,
+        offset=record.offset,
+        customer_id=event.payload.customer_id,
+        occurred_at=occurred_at,
+        quantities=quantities,
+    )
+
+
+def _headers_json(headers: Iterable[tuple[str, bytes | None]] | None) -> str:
+    shown = []
+    for name, value in headers or ():
+        text = None if value is None else bytes(value).decode("utf-8", "backslashreplace")
+        shown.append([str(name), text])
+    return json.dumps(shown, ensure_ascii=False)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Projector:
+    """Projects records of one topic into one read-model file (any file: the live one or a shadow copy)."""
+
+    def __init__(self, engine: Engine, topic: str) -> None:
+        self.engine = engine
+        self.topic = topic
+
+    # -- reading the tracking state --------------------------------------------------------------
+    def stored_offsets(self) -> dict[int, int]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(OFFSETS.c.partition, OFFSETS.c.next_offset).where(OFFSETS.c.topic == self.topic)
+            )
+            return {partition: next_offset for partition, next_offset in rows}
+
+    # -- applying ---------------------------------------------------------------------------------
+    def apply(self, records: Sequence[RecordLike]) -> BatchOutcome:
+        """Apply a batch in one transaction. Never fails because of a record's content.
+
+        Malformed records are quarantined. Should the batch still fail to write for a reason other than
+        the database being unavailable (OperationalError, which is raised for the caller to retry),
+        the records are applied one at a time and the one that cannot be written is quarantined.
+        """
+        if not records:
+            return BatchOutcome(frozenset(), {}, 0, 0, 0)
+        foreign = {record.topic for record in records} - {self.topic}
+        if foreign:
+            raise ValueError(f"records of {sorted(foreign)} given to the projector of {self.topic!r}")
+        try:
+            return self._apply_plan(self._plan(records))
+        except OperationalError:
+            raise
+        except Exception:
+            log.exception("batch of %d records failed to apply; applying them one by one", len(records))
+        return self._apply_one_by_one(records)
+
+    def _apply_one_by_one(self, records: Sequence[RecordLike]) -> BatchOutcome:
+        outcomes = []
+        for record in records:
+            try:
+                outcomes.append(self._apply_plan(self._plan([record])))
+            except OperationalError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any content-related failure quarantines the record
+                log.exception("record %s/%s could not be projected", record.partition, record.offset)
+                plan = _Plan(next_offsets={record.partition: record.offset + 1})
+                plan.quarantine.append(self._quarantine_row(record, f"could not be projected: {exc!r}"))
+                outcomes.append(self._apply_plan(plan))
+        return _merge(outcomes)
+
+    def _plan(self, records: Sequence[RecordLike]) -> _Plan:
+        plan = _Plan()
+        for record in records:
+            next_offset = record.offset + 1
+            if plan.next_offsets.get(record.partition, -1) < next_offset:
+                plan.next_offsets[record.partition] = next_offset
+            try:
+                plan.facts.append(view_facts(record))
+            except contracts.MalformedRecord as exc:
+                plan.quarantine.append(self._quarantine_row(record, exc.reason))
+            except Exception as exc:  # noqa: BLE001 - a record must never stop the projector
+                plan.quarantine.append(self._quarantine_row(record, f"undecodable: {exc!r}"))
+        return plan
+
+    def _quarantine_row(self, record: RecordLike, reason: str) -> dict[str, Any]:
+        value = record.value
+        key = record.key
+        return {
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+            "reason": reason,
+            "value": bytes(value) if value is not None else None,
+            "key": bytes(key) if key is not None else None,
+            "headers": _headers_json(record.headers),
+            "quarantined_at": _stored_time(_utc_now()),
+        }
+
+    def _apply_plan(self, plan: _Plan) -> BatchOutcome:
+        with self.engine.begin() as connection:
+            new_facts, duplicates = self._new_events(connection, plan.facts)
+            rows = _aggregate(new_facts)
+            if rows:
+                connection.exec_driver_sql(_UPSERT_ITEMS, [
+                    {
+                        "customer_id": customer_id,
+                        "item": item,
+                        "unit_price_pence": price,
+                        "band": totals.band.value,
+                        "quantity": totals.quantity,
+                        "orders": totals.orders,
+                        "first_ordered": totals.first,
+                        "last_ordered": totals.last,
+                    }
+                    for (customer_id, item, price), totals in rows.items()
+                ])
+            if new_facts:
+                connection.exec_driver_sql(_INSERT_APPLIED, [
+                    {"event_id": f.event_id, "partition": f.partition, "offset": f.offset} for f in new_facts
+                ])
+            if plan.quarantine:
+                connection.exec_driver_sql(_INSERT_QUARANTINED, plan.quarantine)
+            if plan.next_offsets:
+                connection.exec_driver_sql(_UPSERT_OFFSET, [
+                    {"topic": self.topic, "partition": partition, "next_offset": next_offset}
+                    for partition, next_offset in plan.next_offsets.items()
+                ])
+        return BatchOutcome(
+            changed_keys=frozenset((customer_id, totals.band) for (customer_id, _, _), totals in rows.items()),
+            next_offsets=dict(plan.next_offsets),
+            applied=len(new_facts),
+            duplicates=duplicates,
+            quarantined=len(plan.quarantine),
+        )
+
+    @staticmethod
+    def _new_events(connection: Connection, facts: list[_ViewFacts]) -> tuple[list[_ViewFacts], int]:
+        """The facts whose event was never applied, first occurrence only; and how many were dropped."""
+        unique: dict[bytes, _ViewFacts] = {}
+        for fact in facts:
+            unique.setdefault(fact.event_id, fact)
+        ids = list(unique)
+        for start in range(0, len(ids), SQL_IN_CHUNK):
+            chunk = ids[start:start + SQL_IN_CHUNK]
+            for (seen,) in connection.execute(select(APPLIED.c.event_id).where(APPLIED.c.event_id.in_(chunk))):
+                del unique[seen]
+        return list(unique.values()), len(facts) - len(unique)
+
+    # -- starting over ----------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Empty the view and its tracking state, so the next run replays the log from the beginning."""
+        with self.engine.begin() as connection:
+            for table in (ITEMS, APPLIED, OFFSETS, QUARANTINE):
+                connection.execute(delete(table))
+            connection.execute(
+                sqlite_insert(META)
+                .values(key=META_PROJECTION_VERSION, value=str(PROJECTION_VERSION))
+                .on_conflict_do_update(index_elements=[META.c.key], set_={"value": str(PROJECTION_VERSION)})
+            )
+
+
+def _aggregate(facts: list[_ViewFacts]) -> dict[tuple[str, str, int], _RowTotals]:
+    rows: dict[tuple[str, str, int], _RowTotals] = {}
+    for fact in facts:
+        when = fact.occurred_at
+        for (item, price), quantity in fact.quantities.items():
+            key = (fact.customer_id, item, price)
+            totals = rows.get(key)
+            if totals is None:
+                rows[key] = _RowTotals(price_band(price), quantity, 1, when, when)
+            else:
+                totals.quantity += quantity
+                totals.orders += 1
+                if when < totals.first:
+                    totals.first = when
+                if when > totals.last:
+                    totals.last = when
+    return rows
+
+
+def _merge(outcomes: list[BatchOutcome]) -> BatchOutcome:
+    keys: set[ViewKey] = set()
+    offsets: dict[int, int] = {}
+    for outcome in outcomes:
+        keys |= outcome.changed_keys
+        for partition, next_offset in outcome.next_offsets.items():
+            offsets[partition] = max(offsets.get(partition, 0), next_offset)
+    return BatchOutcome(
+        changed_keys=frozenset(keys),
+        next_offsets=offsets,
+        applied=sum(o.applied for o in outcomes),
+        duplicates=sum(o.duplicates for o in outcomes),
+        quarantined=sum(o.quarantined for o in outcomes),
+    )
+
+
+# The batch writes are Core statements compiled once to SQLite SQL with :name parameters and run with
+# exec_driver_sql: this skips SQLAlchemy's per-row parameter processing, so values are passed as SQLite
+# stores them (times as text in SQLAlchemy's DateTime format).
+_SQLITE_NAMED = sqlite.dialect(paramstyle="named")
+
+
+def _driver_sql(statement: Any) -> str:
+    return str(statement.compile(dialect=_SQLITE_NAMED))
+
+
+def _stored_time(value: datetime) -> str:
+    """A naive UTC time as SQLAlchemy's SQLite DateTime stores it: fixed width, so text order is time order."""
+    return value.isoformat(sep=" ", timespec="microseconds")
+
+
+def _build_items_upsert() -> Any:
+    insert = sqlite_insert(ITEMS)
+    new = insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=[ITEMS.c.customer_id, ITEMS.c.item, ITEMS.c.unit_price_pence],
+        set_={
+            "quantity": ITEMS.c.quantity + new.quantity,
+            "orders": ITEMS.c.orders + new.orders,
+            # SQLite's two-argument min/max are scalar functions
+            "first_ordered": func.min(ITEMS.c.first_ordered, new.first_ordered),
+            "last_ordered": func.max(ITEMS.c.last_ordered, new.last_ordered),
+        },
+    )
+
+
+def _build_offset_upsert() -> Any:
+    insert = sqlite_insert(OFFSETS)
+    return insert.on_conflict_do_update(
+        index_elements=[OFFSETS.c.topic, OFFSETS.c.partition],
+        set_={"next_offset": insert.excluded.next_offset},
+    )
+
+
+_UPSERT_ITEMS = _driver_sql(_build_items_upsert())
+_UPSERT_OFFSET = _driver_sql(_build_offset_upsert())
+_INSERT_APPLIED = _driver_sql(APPLIED.insert())
+_INSERT_QUARANTINED = _driver_sql(QUARANTINE.insert().prefix_with("OR IGNORE"))

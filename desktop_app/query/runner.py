@@ -1,0 +1,303 @@
+"""The projector thread: its own asyncio loop, an aiokafka consumer, and the only writer of one read model.
+
+The consumer has no group: it assigns itself every partition of the topic (new ones are picked up from
+metadata refreshes) and seeks to the offsets stored in SQLite, or to the beginning. Each `getmany` batch
+is applied in one transaction; then waiters are woken and `on_change` is called (in this thread).
+Any failure (broker, database) is logged, and the consumer and database are reopened after a back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from desktop_app.query.log_end import topic_end_offsets
+from desktop_app.query.projector import BatchOutcome, Projector, ViewKey
+from desktop_app.query.schema import ensure_schema, open_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewChange:
+    """What one committed batch changed: the (customer_id, band) keys to re-read, and the stored offsets.
+
+    `reset` means the view may have changed anywhere (emptied for a rebuild, or moved on by another
+    process's projector): re-read everything.
+    """
+
+    keys: frozenset[ViewKey]
+    offsets: Mapping[int, int]  # partition -> next offset, every partition stored so far
+    applied: int = 0
+    quarantined: int = 0
+    reset: bool = False
+
+
+ChangeListener = Callable[[ViewChange], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectorOptions:
+    fetch_max_wait_ms: int = 20  # how long the broker holds an empty fetch: the floor of visibility latency
+    max_records: int = 10_000  # records per batch (per transaction)
+    poll_timeout_ms: int = 500  # longest getmany wait, so partition changes are noticed
+    metadata_interval_s: float = 3.0  # how often partitions added to the topic are looked for
+    busy_timeout_ms: int = 5000  # SQLite: how long a write waits for a lock before it is retried later
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 5.0
+    consumer_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+class ProjectorThread:
+    """Projects `topic` into the SQLite file `db_path` in a background thread until stopped."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        client_kwargs: Mapping[str, Any],
+        topic: str,
+        *,
+        on_change: ChangeListener | None = None,
+        options: ProjectorOptions | None = None,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.topic = topic
+        self._client_kwargs = dict(client_kwargs)
+        self._on_change = on_change
+        self.options = options or ProjectorOptions()
+        self._changed = threading.Condition()
+        self._offsets: dict[int, int] = {}
+        self._highwaters: dict[int, int] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self.batches = 0
+        self.batches_since_start = 0  # batches since the consumer was last (re)opened
+        self.error_count = 0
+        self.last_error: str | None = None  # the latest failure, until the projector works again
+
+    # -- life cycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("projector already started")
+        self._thread = threading.Thread(target=self._thread_main, name=f"projector:{self.topic}", daemon=True)
+        self._thread.start()
+        self._started.wait()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop projecting; a batch being applied is finished (or rolled back) first."""
+        thread, loop, task = self._thread, self._loop, self._task
+        if thread is None:
+            return
+        if loop is not None and task is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+        if thread is threading.current_thread():  # stop() from a listener: the thread ends after it returns
+            return
+        thread.join(timeout)
+        if thread.is_alive():
+            log.error("projector thread did not stop within %.0fs", timeout)
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            self._task = loop.create_task(self._supervise())
+            self._started.set()
+            loop.run_until_complete(self._task)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._started.set()
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    async def _supervise(self) -> None:
+        delay = self.options.retry_initial_s
+        while True:
+            try:
+                await self._project()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - nothing may end the projector but stop()
+                self.error_count += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("projector of %s failed (%s); retrying in %.1fs", self.topic, self.last_error, delay,
+                            exc_info=log.isEnabledFor(logging.DEBUG))
+                if self.batches_since_start:
+                    delay = self.options.retry_initial_s
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.options.retry_max_s)
+
+    # -- the projection loop --------------------------------------------------------------------------
+    async def _project(self) -> None:
+        self.batches_since_start = 0
+        engine = open_engine(self.db_path, writer=True, busy_timeout_ms=self.options.busy_timeout_ms)
+        try:
+            ensure_schema(engine)
+            projector = Projector(engine, self.topic)
+            with self._changed:
+                self._offsets = projector.stored_offsets()
+                self._changed.notify_all()
+            consumer = AIOKafkaConsumer(
+                **self._client_kwargs,
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=self.options.fetch_max_wait_ms,
+                metadata_max_age_ms=int(self.options.metadata_interval_s * 1000),
+                **self.options.consumer_overrides,
+            )
+            try:
+                await consumer.start()
+                self._consumer = consumer
+                await self._consume(consumer, projector)
+            finally:
+                self._consumer = None
+                try:
+                    await consumer.stop()
+                except Exception:  # noqa: BLE001 - closing a broken consumer may fail too
+                    log.debug("closing the consumer failed", exc_info=True)
+        finally:
+            engine.dispose()
+
+    async def _consume(self, consumer: AIOKafkaConsumer, projector: Projector) -> None:
+        # Also makes the client track the topic, so metadata refreshes reveal partitions added later.
+        # A missing topic raises KafkaTimeoutError here: retried like any other failure.
+        ends = await topic_end_offsets(consumer, self.topic)
+        with self._changed:
+            self._highwaters = ends
+        assigned: frozenset[int] = frozenset()
+        while True:
+            partitions = frozenset(consumer.partitions_for_topic(self.topic) or ())
+            if partitions and partitions != assigned:
+                await self._assign(consumer, projector, partitions)
+                assigned = partitions
+            batch = await consumer.getmany(timeout_ms=self.options.poll_timeout_ms,
+                                           max_records=self.options.max_records)
+            self._note_highwaters(consumer, assigned)
+            self.last_error = None
+            records = [record for partition_records in batch.values() for record in partition_records]
+            if records:
+                self._committed(projector.apply(records))
+
+    async def _assign(self, consumer: AIOKafkaConsumer, projector: Projector, partitions: frozenset[int]) -> None:
+        """(Re)assign every partition and seek each to its stored next offset, or to the beginning."""
+        stored = projector.stored_offsets()
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        unread = []
+        for tp in tps:
+            if tp.partition in stored:
+                consumer.seek(tp, stored[tp.partition])
+            else:
+                unread.append(tp)
+        if unread:
+            await consumer.seek_to_beginning(*unread)
+        log.info("projecting %s partitions %s from %s", self.topic, sorted(partitions), stored)
+
+    def _note_highwaters(self, consumer: AIOKafkaConsumer, partitions: frozenset[int]) -> None:
+        known = {}
+        for partition in partitions:
+            highwater = consumer.highwater(TopicPartition(self.topic, partition))
+            if highwater is not None:
+                known[partition] = highwater
+        with self._changed:
+            self._highwaters = known
+
+    def _committed(self, outcome: BatchOutcome) -> None:
+        with self._changed:
+            self._offsets.update(outcome.next_offsets)
+            offsets = dict(self._offsets)
+            self._changed.notify_all()
+        self.batches += 1
+        self.batches_since_start += 1
+        if self._on_change is not None:
+            try:
+                self._on_change(ViewChange(outcome.changed_keys, offsets, outcome.applied, outcome.quarantined))
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the projection
+                log.exception("a view-change listener failed")
+
+    # -- what other threads may ask -----------------------------------------------------------------------
+    def stored_offsets(self) -> dict[int, int]:
+        """The next offsets committed so far (as of the latest batch)."""
+        with self._changed:
+            return dict(self._offsets)
+
+    def known_highwaters(self) -> dict[int, int]:
+        """End offsets as of the latest fetch responses: no broker round trip, maybe a little stale."""
+        with self._changed:
+            return dict(self._highwaters)
+
+    def end_offsets(self, timeout: float = 5.0) -> dict[int, int] | None:
+        """End offsets asked of the broker now through this projector's consumer; None if it cannot."""
+        loop = self._loop
+        if self._consumer is None or loop is None or threading.current_thread() is self._thread:
+            return None
+        future = asyncio.run_coroutine_threadsafe(self._read_end_offsets(), loop)
+        try:
+            return future.result(timeout)
+        except Exception as exc:  # noqa: BLE001 - the caller falls back to another way
+            future.cancel()
+            log.debug("end offsets through the projector failed: %r", exc)
+            return None
+
+    async def _read_end_offsets(self) -> dict[int, int]:
+        consumer = self._consumer
+        if consumer is None:
+            raise RuntimeError("projector consumer not running")
+        return await topic_end_offsets(consumer, self.topic)
+
+    def wait_for_offsets(
+        self,
+        targets: Mapping[int, int],
+        timeout: float | None,
+        *,
+        on_progress: Callable[[dict[int, int]], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Wait until every partition's stored next offset reaches its target. False on timeout/cancel."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._changed:
+                offsets = dict(self._offsets)
+                reached = all(offsets.get(p, 0) >= target for p, target in targets.items())
+                if not reached and not (cancel and cancel()):
+                    remaining = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+                    if remaining > 0 and self.running:
+                        self._changed.wait(remaining)
+                        offsets = dict(self._offsets)
+                        reached = all(offsets.get(p, 0) >= target for p, target in targets.items())
+            if on_progress is not None:
+                on_progress(offsets)
+            if reached:
+                return True
+            if (cancel and cancel()) or not self.running:
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+
+    def wait_until_visible(self, partition: int, offset: int, timeout: float) -> bool:
+        """True once the record at (partition, offset) is in the view (stored next offset > offset)."""
+        return self.wait_for_offsets({partition: offset + 1}, timeout)

@@ -1,0 +1,149 @@
+"""The read model's tables (SQLModel) and how to open its SQLite file.
+
+The tables live in the shared SQLModel metadata, so they are always created explicitly (READ_MODEL_TABLES)
+and never with a bare `create_all()`, which would also create other stores' tables in this file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Column, DateTime, Engine, Index, LargeBinary, String, create_engine, event, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Field, SQLModel
+
+# Bump when the projection's meaning changes (new columns, another band rule): the view is then rebuilt.
+PROJECTION_VERSION = 1
+META_PROJECTION_VERSION = "projection_version"
+
+_WITHOUT_ROWID = {"sqlite_with_rowid": False}
+
+
+class OrderedItem(SQLModel, table=True):
+    """What one customer ordered of one item at one unit price, summed over all their orders."""
+
+    __tablename__ = "ordered_items"  # type: ignore[assignment]
+    __table_args__ = (
+        Index("ix_ordered_items_band_customer_item", "band", "customer_id", "item"),
+        _WITHOUT_ROWID,
+    )
+
+    customer_id: str = Field(primary_key=True)
+    item: str = Field(primary_key=True)
+    unit_price_pence: int = Field(primary_key=True)
+    band: str = Field(sa_column=Column(String(16), nullable=False))  # a Band value
+    quantity: int
+    orders: int
+    # naive UTC, from the events' occurred_at: stored as fixed-width text, so SQLite's min/max order by time
+    first_ordered: datetime = Field(sa_column=Column(DateTime(), nullable=False))
+    last_ordered: datetime = Field(sa_column=Column(DateTime(), nullable=False))
+
+
+class AppliedEvent(SQLModel, table=True):
+    """Every event already counted in the view, so a duplicate changes nothing."""
+
+    __tablename__ = "applied_events"  # type: ignore[assignment]
+    __table_args__ = _WITHOUT_ROWID
+
+    event_id: bytes = Field(sa_column=Column(LargeBinary(16), primary_key=True))  # uuid.bytes
+    partition: int
+    offset: int
+
+
+class PartitionOffset(SQLModel, table=True):
+    """The next offset to read per partition, committed with the view changes it led to."""
+
+    __tablename__ = "partition_offsets"  # type: ignore[assignment]
+    __table_args__ = _WITHOUT_ROWID
+
+    topic: str = Field(primary_key=True)
+    partition: int = Field(primary_key=True)
+    next_offset: int
+
+
+class QuarantinedRecord(SQLModel, table=True):
+    """A record that is not a valid event: kept with the reason, skipped by the view."""
+
+    __tablename__ = "quarantined_records"  # type: ignore[assignment]
+
+    topic: str = Field(primary_key=True)
+    partition: int = Field(primary_key=True)
+    offset: int = Field(primary_key=True)
+    reason: str
+    value: bytes | None = None
+    key: bytes | None = None
+    headers: str = "[]"  # JSON list of [name, value decoded as UTF-8 with backslash escapes]
+    quarantined_at: datetime = Field(sa_column=Column(DateTime(), nullable=False))  # naive UTC
+
+
+class ReadModelMeta(SQLModel, table=True):
+    """Facts about the view itself, such as the projection version it was built with."""
+
+    __tablename__ = "readmodel_meta"  # type: ignore[assignment]
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+READ_MODEL_TABLES = [
+    OrderedItem.__table__,
+    AppliedEvent.__table__,
+    PartitionOffset.__table__,
+    QuarantinedRecord.__table__,
+    ReadModelMeta.__table__,
+]
+
+
+def open_engine(db_path: Path, *, writer: bool = False, busy_timeout_ms: int = 5000) -> Engine:
+    """An engine on the read-model file: WAL, synchronous=NORMAL, explicit transactions.
+
+    Transactions start with BEGIN (readers: one consistent snapshot per transaction) or BEGIN IMMEDIATE
+    (the writer: takes the write lock up front instead of failing half-way). Connections may be used
+    from any thread, one at a time, as the pool hands them out.
+    """
+    db_path = Path(db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        URL.create("sqlite", database=str(db_path)),
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the tables if missing and record the projection version of a new read model."""
+    with engine.begin() as connection:
+        SQLModel.metadata.create_all(connection, tables=READ_MODEL_TABLES)
+        meta = ReadModelMeta.__table__
+        connection.execute(
+            sqlite_insert(meta)
+            .values(key=META_PROJECTION_VERSION, value=str(PROJECTION_VERSION))
+            .on_conflict_do_nothing()
+        )
+
+
+def stored_projection_version(engine: Engine) -> int | None:
+    meta = ReadModelMeta.__table__
+    with engine.connect() as connection:
+        value = connection.execute(
+            select(meta.c.value).where(meta.c.key == META_PROJECTION_VERSION)
+        ).scalar_one_or_none()
+    return int(value) if value is not None else None

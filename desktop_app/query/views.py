@@ -1,0 +1,291 @@
+"""The read API over the read-model file: short read transactions, safe to call from any thread.
+
+Each call checks a pooled connection out, reads in one transaction (one snapshot) and gives it back.
+Nothing here talks to Kafka: lag is computed from end offsets the caller passes in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, false, or_, tuple_
+from sqlmodel import Session, col, func, select
+
+from desktop_app.query.bands import Band
+from desktop_app.query.schema import (
+    AppliedEvent,
+    OrderedItem,
+    PartitionOffset,
+    QuarantinedRecord,
+    ensure_schema,
+    open_engine,
+    stored_projection_version,
+)
+
+PENCE_PER_POUND = Decimal(100)
+CENT = Decimal("0.01")
+KEYS_PER_QUERY = 400  # (customer, band) pairs per query: two bound parameters each
+
+SORTABLE_COLUMNS = (
+    "customer_id", "item", "unit_price_pence", "band", "quantity", "orders", "first_ordered", "last_ordered",
+)
+DEFAULT_ORDER = ("customer_id", "item", "unit_price_pence")
+_PRIMARY_KEY = ("customer_id", "item", "unit_price_pence")
+
+
+def pence_to_decimal(pence: int) -> Decimal:
+    """Integer pence as pounds with two decimal places, exactly."""
+    return (Decimal(pence) / PENCE_PER_POUND).quantize(CENT)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """One view row: what a customer ordered of one item at one unit price."""
+
+    customer_id: str
+    item: str
+    unit_price_pence: int
+    band: Band
+    quantity: int
+    orders: int
+    first_ordered: datetime  # aware, UTC
+    last_ordered: datetime  # aware, UTC
+
+    @property
+    def key(self) -> tuple[str, Band]:
+        return (self.customer_id, self.band)
+
+    @property
+    def unit_price(self) -> Decimal:
+        return pence_to_decimal(self.unit_price_pence)
+
+
+@dataclass(frozen=True, slots=True)
+class BandTotals:
+    rows: int
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lag:
+    """Records in the log not yet in the view: per partition and in total."""
+
+    per_partition: dict[int, int]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    bands: dict[Band, BandTotals]
+    events_applied: int
+    quarantined: int
+    lag: Lag | None  # None when the end of the log is unknown (no broker asked)
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedRow:
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    value: bytes | None
+    key: bytes | None
+    headers: list[tuple[str, str | None]]
+    quarantined_at: datetime  # aware, UTC
+
+
+def compute_lag(end_offsets: Mapping[int, int], stored_offsets: Mapping[int, int]) -> Lag:
+    """End offsets minus stored next offsets (a partition never read counts from offset 0)."""
+    per_partition = {
+        partition: max(0, end - stored_offsets.get(partition, 0)) for partition, end in sorted(end_offsets.items())
+    }
+    return Lag(per_partition, sum(per_partition.values()))
+
+
+_ITEM_COLUMNS = (
+    OrderedItem.customer_id, OrderedItem.item, OrderedItem.unit_price_pence, OrderedItem.band,
+    OrderedItem.quantity, OrderedItem.orders, OrderedItem.first_ordered, OrderedItem.last_ordered,
+)
+
+
+def _item_row(row: Sequence[Any]) -> ItemRow:
+    customer_id, item, price, band, quantity, orders, first, last = row
+    return ItemRow(customer_id, item, price, Band(band), quantity, orders, _as_utc(first), _as_utc(last))
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class ReadModel:
+    """Reads of one read-model file. Cheap to share between threads."""
+
+    def __init__(self, db_path: Path, *, engine: Engine | None = None) -> None:
+        self.db_path = Path(db_path)
+        creator = open_engine(self.db_path, writer=True)  # BEGIN IMMEDIATE: creation never races a writer
+        try:
+            ensure_schema(creator)
+        finally:
+            creator.dispose()
+        self.engine = engine or open_engine(self.db_path)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _session(self) -> Session:
+        return Session(self.engine)
+
+    # -- the view -----------------------------------------------------------------------------------
+    @staticmethod
+    def _filters(band: Band | str | None, customer: str | None, search: str | None) -> list[Any]:
+        where: list[Any] = []
+        if band is not None:
+            where.append(col(OrderedItem.band) == Band(band).value)
+        if customer is not None:
+            where.append(col(OrderedItem.customer_id) == customer)
+        if search:
+            pattern = _like_pattern(search)
+            where.append(or_(
+                col(OrderedItem.item).like(pattern, escape="\\"),
+                col(OrderedItem.customer_id).like(pattern, escape="\\"),
+            ))
+        return where
+
+    def items(
+        self,
+        band: Band | str | None = None,
+        customer: str | None = None,
+        search: str | None = None,
+        order_by: Sequence[str] = DEFAULT_ORDER,
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ItemRow]:
+        """View rows, filtered (band, exact customer, case-insensitive text in item or customer) and sorted.
+
+        The primary key is always appended to the sort, so pages (limit/offset) never overlap.
+        """
+        unknown = [name for name in order_by if name not in SORTABLE_COLUMNS]
+        if unknown:
+            raise ValueError(f"cannot sort by {unknown}; choose from {SORTABLE_COLUMNS}")
+        names = list(dict.fromkeys([*order_by, *_PRIMARY_KEY]))
+        columns = [col(getattr(OrderedItem, name)) for name in names]
+        statement = (
+            select(*_ITEM_COLUMNS)
+            .where(*self._filters(band, customer, search))
+            .order_by(*[c.desc() if descending else c.asc() for c in columns])
+            .offset(offset)
+        )
+        if limit is not None:
+            statement = statement.limit(limit)
+        with self._session() as session:
+            return [_item_row(row) for row in session.exec(statement)]
+
+    def count_items(
+        self, band: Band | str | None = None, customer: str | None = None, search: str | None = None
+    ) -> int:
+        statement = select(func.count()).select_from(OrderedItem).where(*self._filters(band, customer, search))
+        with self._session() as session:
+            return session.exec(statement).one()
+
+    def rows_for_keys(self, keys: Iterable[tuple[str, Band | str]]) -> list[ItemRow]:
+        """All rows of the given (customer_id, band) keys, sorted by customer, band, item, price."""
+        wanted = sorted({(customer, Band(band).value) for customer, band in keys})
+        rows: list[ItemRow] = []
+        with self._session() as session:
+            for start in range(0, len(wanted), KEYS_PER_QUERY):
+                chunk = wanted[start:start + KEYS_PER_QUERY]
+                statement = select(*_ITEM_COLUMNS).where(
+                    tuple_(col(OrderedItem.customer_id), col(OrderedItem.band)).in_(chunk) if chunk else false()
+                )
+                rows.extend(_item_row(row) for row in session.exec(statement))
+        rows.sort(key=lambda r: (r.customer_id, r.band.value, r.item, r.unit_price_pence))
+        return rows
+
+    def customers(self) -> list[str]:
+        statement = select(OrderedItem.customer_id).distinct().order_by(col(OrderedItem.customer_id))
+        with self._session() as session:
+            return list(session.exec(statement))
+
+    # -- totals and tracking state --------------------------------------------------------------------
+    def summary(self, end_offsets: Mapping[int, int] | None = None, topic: str | None = None) -> Summary:
+        """Totals per band, events applied, quarantined count; lag if the log's end offsets are given."""
+        with self._session() as session:
+            totals = {
+                Band(band): BandTotals(rows, quantity or 0)
+                for band, rows, quantity in session.exec(
+                    select(OrderedItem.band, func.count(), func.sum(OrderedItem.quantity)).group_by(
+                        col(OrderedItem.band)
+                    )
+                )
+            }
+            applied = session.exec(select(func.count()).select_from(AppliedEvent)).one()
+            quarantined = session.exec(select(func.count()).select_from(QuarantinedRecord)).one()
+            stored = self._stored_offsets(session, topic)
+        bands = {band: totals.get(band, BandTotals(0, 0)) for band in Band}
+        lag = compute_lag(end_offsets, stored) if end_offsets is not None else None
+        return Summary(bands, applied, quarantined, lag)
+
+    def events_applied(self) -> int:
+        with self._session() as session:
+            return session.exec(select(func.count()).select_from(AppliedEvent)).one()
+
+    def stored_offsets(self, topic: str | None = None) -> dict[int, int]:
+        """Next offset per partition (of `topic`, or of the only topic projected into this file)."""
+        with self._session() as session:
+            return self._stored_offsets(session, topic)
+
+    @staticmethod
+    def _stored_offsets(session: Session, topic: str | None) -> dict[int, int]:
+        statement = select(PartitionOffset.partition, PartitionOffset.next_offset)
+        if topic is not None:
+            statement = statement.where(col(PartitionOffset.topic) == topic)
+        return {partition: next_offset for partition, next_offset in session.exec(statement)}
+
+    def lag(self, end_offsets: Mapping[int, int], topic: str | None = None) -> Lag:
+        return compute_lag(end_offsets, self.stored_offsets(topic))
+
+    def quarantined(self, limit: int = 100) -> list[QuarantinedRow]:
+        """The most recently quarantined records first."""
+        statement = (
+            select(QuarantinedRecord)
+            .order_by(col(QuarantinedRecord.quarantined_at).desc(), col(QuarantinedRecord.offset).desc())
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [
+                QuarantinedRow(
+                    topic=q.topic,
+                    partition=q.partition,
+                    offset=q.offset,
+                    reason=q.reason,
+                    value=q.value,
+                    key=q.key,
+                    headers=[(name, value) for name, value in json.loads(q.headers)],
+                    quarantined_at=_as_utc(q.quarantined_at),
+                )
+                for q in session.exec(statement)
+            ]
+
+    def quarantined_count(self) -> int:
+        with self._session() as session:
+            return session.exec(select(func.count()).select_from(QuarantinedRecord)).one()
+
+    def projection_version(self) -> int | None:
+        return stored_projection_version(self.engine)
+
+
+__all__ = [
+    "BandTotals", "ItemRow", "Lag", "QuarantinedRow", "ReadModel", "Summary", "compute_lag", "pence_to_decimal",
+]
