@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from desktop_app.broker import EmbeddedBroker, ensure_jars
+from aiokafka.errors import KafkaError
+
+from desktop_app.broker import BrokerError, EmbeddedBroker, MissingPrerequisite, ensure_jars
 from desktop_app.broker.topics import TopicInfo, ensure_topic
+from desktop_app.command.service import CommandService
+from desktop_app.query.service import QueryService
 from desktop_app.settings import Settings
+
+UNREACHABLE = (BrokerError, MissingPrerequisite, KafkaError, OSError, asyncio.TimeoutError)
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +45,10 @@ class BrokerConnection:
 
 async def connect_broker(settings: Settings) -> BrokerConnection:
     """Start (or reuse) the embedded broker, or use the configured cluster; then ensure the topic."""
+    log.info("settings: %s", settings.describe())
     started = False
     if settings.embedded:
-        broker = embedded_broker(settings)
+        broker = await asyncio.to_thread(embedded_broker, settings)
         started = await broker.start()
         servers = broker.bootstrap_servers
     else:
@@ -76,3 +84,111 @@ async def open_broker(settings: Settings) -> AsyncIterator[str]:
             connection.bootstrap_servers,
         )
     yield connection.bootstrap_servers
+
+
+# -- the two sides -------------------------------------------------------------------------------------
+
+
+def command_service(settings: Settings, bootstrap_servers: str) -> CommandService:
+    return CommandService(
+        settings.command_db_path,
+        settings.kafka_client_kwargs(bootstrap_servers),
+        settings.topic,
+        settings.client_id,
+    )
+
+
+def query_service(settings: Settings, bootstrap_servers: str) -> QueryService:
+    return QueryService(settings.readmodel_db_path, settings.kafka_client_kwargs(bootstrap_servers), settings.topic)
+
+
+async def reachable_or_known_servers(settings: Settings) -> str:
+    """Connect (starting the embedded broker if needed); if that fails, the address orders will queue for."""
+    try:
+        async with open_broker(settings) as servers:
+            return servers
+    except UNREACHABLE as exc:
+        log.warning("Kafka is not reachable (%s); orders are kept in the outbox until it is", exc)
+        return known_bootstrap_servers(settings)
+
+
+@asynccontextmanager
+async def open_command_service(settings: Settings) -> AsyncIterator[CommandService]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    service = command_service(settings, await reachable_or_known_servers(settings))
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+class DeskRuntime:
+    """Everything one desktop runs: the command service and relay, the projector, and the broker link.
+
+    The services start at once, before the broker answers: orders queue in the outbox and the
+    projector retries until Kafka is reachable. The embedded broker is started in the background and
+    supervised: if its process dies, it is started again.
+    """
+
+    SUPERVISE_EVERY_S = 5.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.bootstrap_servers = known_bootstrap_servers(settings)
+        self.command = command_service(settings, self.bootstrap_servers)
+        self.query = query_service(settings, self.bootstrap_servers)
+        self.connection: BrokerConnection | None = None
+        self.broker_error: str | None = None
+        self._started_broker = False
+        self._supervisor: asyncio.Task[None] | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.settings.embedded
+
+    @property
+    def retention_warning(self) -> str | None:
+        return self.connection.topic.retention_warning() if self.connection else None
+
+    async def start(self) -> None:
+        await self.command.start()
+        await asyncio.to_thread(self.query.start)
+        self._supervisor = asyncio.create_task(self._supervise(), name="broker-supervisor")
+
+    async def connect(self) -> None:
+        try:
+            self.connection = await connect_broker(self.settings)
+        except UNREACHABLE as exc:
+            self.broker_error = str(exc) or type(exc).__name__
+            log.warning("Kafka is not reachable: %s", self.broker_error)
+            return
+        self.broker_error = None
+        self._started_broker = self._started_broker or self.connection.started_here
+        warning = self.connection.topic.retention_warning()
+        if warning:
+            log.warning(warning)
+
+    async def _supervise(self) -> None:
+        await self.connect()
+        while True:
+            await asyncio.sleep(self.SUPERVISE_EVERY_S)
+            if self.embedded and not embedded_broker(self.settings, fetch_jars=False).is_running():
+                log.warning("the embedded Kafka broker is not running; starting it again")
+                await self.connect()
+            elif self.connection is None:
+                await self.connect()
+
+    async def stop(self) -> None:
+        """Stop the relay and the projector; stop the embedded broker too if this desktop started it."""
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            try:
+                await self._supervisor
+            except asyncio.CancelledError:
+                pass
+        await asyncio.to_thread(self.query.close)
+        await self.command.stop()
+        if self.embedded and self._started_broker:
+            await embedded_broker(self.settings, fetch_jars=False).stop()

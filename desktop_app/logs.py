@@ -5,21 +5,29 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
+from pathlib import Path
 
 from desktop_app.settings import Settings
 
 FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 
+class _LazyRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Creates its folder and file on the first record only: a refused command writes nothing."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+
 def configure_logging(settings: Settings, *, verbose: bool = False, console_level: int | None = None) -> None:
-    settings.log_dir.mkdir(parents=True, exist_ok=True)
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     for handler in list(root.handlers):
         if getattr(handler, "_order_desk", False):
             root.removeHandler(handler)
-    file_handler = logging.handlers.RotatingFileHandler(
-        settings.log_dir / "order-desk.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+    file_handler = _LazyRotatingFileHandler(
+        settings.log_dir / "order-desk.log", maxBytes=5_000_000, backupCount=3, encoding="utf-8", delay=True
     )
     file_handler.setFormatter(logging.Formatter(FORMAT))
     console = logging.StreamHandler(sys.stderr)
@@ -31,4 +39,3 @@ def configure_logging(settings: Settings, *, verbose: bool = False, console_leve
         root.addHandler(handler)
     # aiokafka logs every failed connection attempt at ERROR; the relay and projector report outages.
     logging.getLogger("aiokafka").setLevel(logging.INFO if verbose else logging.CRITICAL)
-    logging.getLogger(__name__).info("settings: %s", settings.describe())

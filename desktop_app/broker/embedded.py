@@ -18,9 +18,11 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Any
 
 import filelock
 import psutil
@@ -63,7 +65,18 @@ class EmbeddedBroker:
         heap: str = "512m",
         start_timeout_s: float = 60.0,
         partitions: int = 6,
+        identity: BrokerIdentity | None = None,
+        extra_properties: Mapping[str, str] | None = None,
+        format_args: Sequence[str] = ("--standalone",),
+        probe_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
+        """`identity`, `extra_properties` (appended; the last value of a key wins), `format_args` and
+        `probe_kwargs` (security arguments of the readiness probe) let a test build other topologies,
+        such as a 3-node cluster or a SASL_SSL listener, from the same code."""
+        self._fixed_identity = identity
+        self.extra_properties = dict(extra_properties or {})
+        self.format_args = list(format_args)
+        self.probe_kwargs = dict(probe_kwargs or {})
         self.kafka_dir = kafka_dir
         self.libs_dir = libs_dir
         self.log_dir = log_dir
@@ -99,6 +112,8 @@ class EmbeddedBroker:
 
     def identity(self) -> BrokerIdentity:
         """Ports and cluster id: chosen at first start, then kept."""
+        if self._fixed_identity is not None:
+            return self._fixed_identity
         if self.identity_file.exists():
             return BrokerIdentity(**json.loads(self.identity_file.read_text()))
         self.kafka_dir.mkdir(parents=True, exist_ok=True)
@@ -152,6 +167,9 @@ class EmbeddedBroker:
             log_dirs=self.log_dirs.as_posix(),
             partitions=self.partitions,
         )
+        if self.extra_properties:
+            text += "\n# Overrides (the last value of a key wins)\n"
+            text += "".join(f"{key}={value}\n" for key, value in self.extra_properties.items())
         self.properties_file.write_text(text)
 
     def _java_command(self, main_class: str, *args: str) -> list[str]:
@@ -174,8 +192,8 @@ class EmbeddedBroker:
         if (self.log_dirs / "meta.properties").exists():
             return
         command = self._java_command(
-            "kafka.tools.StorageTool", "format", "--standalone",
-            f"--cluster-id={ident.cluster_id}", "-c", str(self.properties_file),
+            "kafka.tools.StorageTool", "format", f"--cluster-id={ident.cluster_id}",
+            "-c", str(self.properties_file), *self.format_args,
         )
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
@@ -231,7 +249,7 @@ class EmbeddedBroker:
         """Poll until a metadata request succeeds. `child`: the process this call spawned, if any."""
         deadline = time.monotonic() + self.start_timeout_s
         last_error: Exception | None = None
-        kwargs = {"bootstrap_servers": self.bootstrap_servers, "client_id": "order-desk-probe"}
+        kwargs = {"bootstrap_servers": self.bootstrap_servers, "client_id": "order-desk-probe", **self.probe_kwargs}
         while time.monotonic() < deadline:
             alive = child.poll() is None if child is not None else self.pid() is not None
             if not alive:

@@ -111,11 +111,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def exit_reason(exc: BaseException, settings: Settings) -> str:
+    import asyncio
+
     from aiokafka.errors import KafkaConnectionError
+
+    from desktop_app.kafka_errors import explain_unreachable
 
     text = str(exc).strip() or type(exc).__name__
     if isinstance(exc, KafkaConnectionError):
-        return f"cannot reach the Kafka cluster at {settings.bootstrap_servers or 'the embedded broker'} ({text})"
+        from desktop_app.bootstrap import known_bootstrap_servers
+
+        servers = known_bootstrap_servers(settings)
+        why = asyncio.run(explain_unreachable(settings.kafka_client_kwargs(servers)))
+        return f"cannot use the Kafka cluster at {servers}: {why}"
     return text
 
 

@@ -1,0 +1,234 @@
+"""The PlaceOrder command, its validation, and the event it becomes.
+
+`validate(cmd)` returns every problem at once as (field, message) pairs a person can read. Field names
+are "customer", "command_id", "lines", "line[N].item", "line[N].price", "line[N].quantity" (N 1-based),
+so a form can show each message next to its field. Prices become integer pence through Decimal.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
+
+from desktop_app import contracts
+
+MAX_COMMAND_ID = 128
+_MAX_POUNDS = Decimal(contracts.MAX_PRICE_PENCE).scaleb(-2)
+_POUND_SIGN = "£"
+# Unicode categories refused inside labels: control chars, lone surrogates (not encodable as UTF-8),
+# and the line/paragraph separators.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_PLAIN_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_GROUPED_AMOUNT = re.compile(r"[0-9]{1,3}(?:[,_' \u00a0\u202f][0-9]{3})+(?:\.[0-9]+)?", re.ASCII)
+_WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
+
+
+class Problem(NamedTuple):
+    """One thing wrong with a command: which field, and what to do about it."""
+
+    field: str
+    message: str
+
+    @property
+    def label(self) -> str:
+        """The field as a person says it: "Customer", "Line 2 price"."""
+        match = re.fullmatch(r"line\[(\d+)\]\.(\w+)", self.field)
+        if match:
+            return f"Line {match[1]} {match[2]}"
+        return {"customer": "Customer", "lines": "Lines", "command_id": "Command id"}.get(
+            self.field, self.field
+        )
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.message}"
+
+
+class InvalidOrder(ValueError):
+    """The command was refused; `problems` lists every reason."""
+
+    def __init__(self, problems: tuple[Problem, ...]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class LineInput:
+    """One order line as typed: the item label, the unit price in pounds ("4.99"), the quantity."""
+
+    item: str
+    price: str | Decimal
+    quantity: str | int = 1
+
+
+def new_command_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """The command: a customer orders some lines. `command_id` makes resubmission safe."""
+
+    customer_id: str
+    lines: tuple[LineInput, ...]
+    command_id: str = field(default_factory=new_command_id)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lines, tuple):
+            object.__setattr__(self, "lines", tuple(self.lines))
+
+
+@dataclass(frozen=True, slots=True)
+class ValidOrder:
+    """A command that passed validation: trimmed text, prices in integer pence."""
+
+    customer_id: str
+    command_id: str
+    lines: tuple[contracts.OrderLine, ...]
+
+    def to_event(self, source: str) -> contracts.EventEnvelope:
+        """The one OrderPlaced event this order becomes (fresh event_id and order_id)."""
+        return contracts.new_order_placed(
+            customer_id=self.customer_id, command_id=self.command_id, lines=self.lines, source=source
+        )
+
+
+def validate(cmd: PlaceOrder) -> tuple[Problem, ...]:
+    """Every problem of the command; empty when it is valid. Never raises for odd input."""
+    return _examine(cmd)[1]
+
+
+def check(cmd: PlaceOrder) -> ValidOrder:
+    """The valid order, or InvalidOrder listing every problem."""
+    valid, problems = _examine(cmd)
+    if valid is None:
+        raise InvalidOrder(problems)
+    return valid
+
+
+def parse_price_pence(text: object) -> int:
+    """Pounds as written ("4.99", "£4.99") to integer pence. Raises ValueError with a readable reason.
+
+    Accepts digits with an optional point and at most 2 decimals, an optional leading "£", and
+    surrounding spaces. Refuses NaN, infinity, exponents, signs, thousands separators and empty text.
+    """
+    if isinstance(text, Decimal):
+        text = format(text, "f") if text.is_finite() else str(text)
+    if not isinstance(text, str):
+        raise ValueError("must be an amount in pounds, such as 4.99")
+    amount = text.strip()
+    if amount.startswith(_POUND_SIGN):
+        amount = amount[len(_POUND_SIGN):].lstrip()
+    if not amount:
+        raise ValueError("is required")
+    if amount[0] in "+-\u2212":
+        raise ValueError("must not have a sign")
+    if amount.lower() in {"nan", "snan", "inf", "infinity"}:
+        raise ValueError("must be a finite amount")
+    if not _PLAIN_AMOUNT.fullmatch(amount):
+        if _GROUPED_AMOUNT.fullmatch(amount):
+            raise ValueError("must not contain thousands separators (write 1000.00)")
+        if "e" in amount.lower() and _is_decimal_number(amount):
+            raise ValueError("must be written without an exponent")
+        raise ValueError("must be an amount in pounds, such as 4.99")
+    _, _, decimals = amount.partition(".")
+    if len(decimals) > 2:
+        raise ValueError("at most 2 decimal places")
+    pounds = Decimal(amount)  # exact: construction from a string never rounds
+    if pounds <= 0:
+        raise ValueError("must be more than 0")
+    if pounds > _MAX_POUNDS:
+        raise ValueError(f"must be at most {_MAX_POUNDS:,.2f}")
+    return int(pounds.scaleb(2))  # at most 2 decimals and 10 digits: exact
+
+
+def parse_quantity(value: object) -> int:
+    """A whole number from 1 to MAX_QUANTITY, given as int or digits. Raises ValueError with a reason."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str):
+        digits = value.strip()
+        if not digits:
+            raise ValueError("is required")
+        if not _WHOLE_NUMBER.fullmatch(digits):
+            raise ValueError("must be a whole number")
+        significant = digits.lstrip("0") or "0"
+        number = int(significant) if len(significant) <= 9 else contracts.MAX_QUANTITY + 1
+    else:
+        raise ValueError("must be a whole number")
+    if not 1 <= number <= contracts.MAX_QUANTITY:
+        raise ValueError(f"must be from 1 to {contracts.MAX_QUANTITY:,}")
+    return number
+
+
+def clean_label(value: object, max_length: int) -> str:
+    """Trimmed text of 1..max_length characters without control characters, or ValueError."""
+    if not isinstance(value, str):
+        raise ValueError("is required")
+    text = value.strip()
+    if not text:
+        raise ValueError("is required")
+    if len(text) > max_length:
+        raise ValueError(f"at most {max_length} characters (this has {len(text)})")
+    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in text):
+        raise ValueError("must not contain control characters")
+    return text
+
+
+def check_command_id(value: object) -> str:
+    """1..MAX_COMMAND_ID characters, no spaces or control characters. Not trimmed: it is a key."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("is required")
+    if len(value) > MAX_COMMAND_ID:
+        raise ValueError(f"at most {MAX_COMMAND_ID} characters (this has {len(value)})")
+    if any(ch.isspace() or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in value):
+        raise ValueError("must not contain spaces or control characters")
+    return value
+
+
+def _is_decimal_number(text: str) -> bool:
+    try:
+        return Decimal(text).is_finite()
+    except InvalidOperation:
+        return False
+
+
+def _examine(cmd: PlaceOrder) -> tuple[ValidOrder | None, tuple[Problem, ...]]:
+    problems: list[Problem] = []
+
+    def take(field_name: str, parse, value):  # type: ignore[no-untyped-def]
+        try:
+            return parse(value)
+        except ValueError as exc:
+            problems.append(Problem(field_name, str(exc)))
+            return None
+
+    customer_id = take("customer", lambda v: clean_label(v, contracts.MAX_CUSTOMER_ID), cmd.customer_id)
+    command_id = take("command_id", check_command_id, cmd.command_id)
+
+    raw_lines = cmd.lines if isinstance(cmd.lines, tuple) else ()
+    if not raw_lines:
+        problems.append(Problem("lines", "at least one line is required"))
+    elif len(raw_lines) > contracts.MAX_LINES:
+        problems.append(Problem("lines", f"at most {contracts.MAX_LINES} lines (this has {len(raw_lines)})"))
+
+    lines: list[contracts.OrderLine] = []
+    for number, line in enumerate(raw_lines, start=1):
+        if not isinstance(line, LineInput):
+            problems.append(Problem(f"line[{number}].item", "is not an order line"))
+            continue
+        item = take(f"line[{number}].item", lambda v: clean_label(v, contracts.MAX_ITEM), line.item)
+        pence = take(f"line[{number}].price", parse_price_pence, line.price)
+        quantity = take(f"line[{number}].quantity", parse_quantity, line.quantity)
+        if item is not None and pence is not None and quantity is not None:
+            lines.append(contracts.OrderLine(item=item, unit_price_pence=pence, quantity=quantity))
+
+    if problems:
+        return None, tuple(problems)
+    assert customer_id is not None and command_id is not None
+    return ValidOrder(customer_id=customer_id, command_id=command_id, lines=tuple(lines)), ()

@@ -1,0 +1,165 @@
+"""CommandService: the write side's one entry point. No Qt; async, never blocks the event loop for long.
+
+    service = CommandService(db_path, client_kwargs, topic, source)
+    await service.start()                       # opens the outbox, starts the relay
+    receipt = await service.place_order(cmd)    # InvalidOrder, or an "accepted" receipt
+    receipt = await service.wait_published(cmd.command_id, timeout=5)
+    await service.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from desktop_app.command import model
+from desktop_app.command.model import InvalidOrder, PlaceOrder, Problem
+from desktop_app.command.outbox import Outbox, Receipt
+from desktop_app.command.relay import Relay, RelayOptions
+
+log = logging.getLogger(__name__)
+
+MAX_SOURCE = 256
+_POLL_S = 0.2  # wait_published also sees receipts published by another process's relay
+
+
+class ServiceNotStarted(RuntimeError):
+    pass
+
+
+class CommandService:
+    def __init__(
+        self,
+        db_path: Path,
+        client_kwargs: dict[str, Any],
+        topic: str,
+        source: str,
+        *,
+        relay_options: RelayOptions | None = None,
+        stop_flush_s: float = 2.0,
+    ) -> None:
+        if not source or len(source) > MAX_SOURCE:
+            raise ValueError(f"source must be 1..{MAX_SOURCE} characters")
+        if not topic:
+            raise ValueError("topic is required")
+        self.db_path = Path(db_path)
+        self.topic = topic
+        self.source = source
+        self._client_kwargs = dict(client_kwargs)
+        self._relay_options = relay_options
+        self._stop_flush_s = stop_flush_s
+        self._outbox: Outbox | None = None
+        self._relay: Relay | None = None
+        self._status_listeners: list[Callable[[], None]] = []
+
+    @property
+    def client_kwargs(self) -> dict[str, Any]:
+        """The aiokafka client arguments the relay uses (a copy)."""
+        return dict(self._client_kwargs)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the outbox and start the relay. Does not need the broker to be reachable."""
+        if self._outbox is not None:
+            return
+        self._outbox = await asyncio.to_thread(Outbox, self.db_path)
+        self._relay = Relay(
+            self._outbox,
+            self._client_kwargs,
+            self.topic,
+            lock_path=self.db_path.with_name(self.db_path.name + ".relay.lock"),
+            options=self._relay_options,
+            on_status=self._status_changed,
+        )
+        self._relay.start()
+
+    async def stop(self) -> None:
+        """Stop the relay (publishing what it can within a couple of seconds) and close the outbox."""
+        relay, outbox = self._relay, self._outbox
+        self._relay = self._outbox = None
+        if relay is not None:
+            await relay.stop(self._stop_flush_s)
+        if outbox is not None:
+            outbox.close()
+
+    async def __aenter__(self) -> CommandService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- commands ------------------------------------------------------------------------------
+    @staticmethod
+    def validate(cmd: PlaceOrder) -> tuple[Problem, ...]:
+        """Every problem of the command, without touching any store or broker."""
+        return model.validate(cmd)
+
+    async def place_order(self, cmd: PlaceOrder) -> Receipt:
+        """Accept the order: its event is committed to the outbox when this returns.
+
+        Raises InvalidOrder (writing nothing) or CommandIdReused. A command_id seen before returns
+        its first receipt and adds no event.
+        """
+        valid = model.check(cmd)
+        outbox, relay = self._started()
+        receipt, created = await asyncio.to_thread(outbox.accept, valid.to_event(self.source))
+        if created:
+            relay.wake()
+        return receipt
+
+    # -- queries -------------------------------------------------------------------------------
+    def receipt(self, command_id: str) -> Receipt | None:
+        return self._started()[0].receipt(command_id)
+
+    def pending_count(self) -> int:
+        """Accepted events not yet acknowledged by the broker."""
+        return self._started()[0].pending_count()
+
+    async def wait_published(self, command_id: str, timeout: float) -> Receipt:
+        """The receipt once published. Raises TimeoutError after `timeout` s, KeyError if unknown."""
+        outbox, relay = self._started()
+        async with asyncio.timeout(timeout):
+            while True:
+                receipt = outbox.receipt(command_id)
+                if receipt is None:
+                    raise KeyError(f"no order with command id {command_id!r}")
+                if receipt.status == "published":
+                    return receipt
+                await relay.wait_progress(_POLL_S)
+
+    @property
+    def relay_connected(self) -> bool:
+        """True while the relay's producer reaches the broker."""
+        return self._relay is not None and self._relay.connected
+
+    @property
+    def relay_active(self) -> bool:
+        """False when another Order Desk process is relaying this outbox (this one waits on standby)."""
+        return self._relay is not None and self._relay.active
+
+    @property
+    def last_error(self) -> str | None:
+        return None if self._relay is None else self._relay.last_error
+
+    def add_status_listener(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` (on the event loop) whenever relay_connected or last_error changes."""
+        self._status_listeners.append(callback)
+
+    def _status_changed(self) -> None:
+        for callback in list(self._status_listeners):
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the relay
+                log.exception("status listener %r failed", callback)
+
+    def _started(self) -> tuple[Outbox, Relay]:
+        if self._outbox is None or self._relay is None:
+            raise ServiceNotStarted("CommandService.start() has not been awaited")
+        return self._outbox, self._relay
+
+
+__all__ = ["CommandService", "InvalidOrder", "PlaceOrder", "Problem", "Receipt", "ServiceNotStarted"]

@@ -1,0 +1,52 @@
+"""The dependency rules of the map: checked on the import statements of every module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "desktop_app"
+
+
+def imported_modules(folder: str) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in sorted((PACKAGE / folder).rglob("*.py")):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        found[str(path.relative_to(PACKAGE))] = names
+    return found
+
+
+def offenders(folder: str, forbidden: tuple[str, ...]) -> list[str]:
+    return [
+        f"{module} imports {name}"
+        for module, names in imported_modules(folder).items()
+        for name in sorted(names)
+        if name.split(".")[0] in forbidden or name.startswith(forbidden)
+    ]
+
+
+@pytest.mark.parametrize("folder", ["command", "query"])
+def test_command_and_query_import_no_qt(folder):
+    assert offenders(folder, ("PySide6", "qasync", "desktop_app.ui")) == []
+
+
+def test_ui_imports_no_aiokafka():
+    assert offenders("ui", ("aiokafka",)) == []
+
+
+def test_sides_share_only_the_contracts():
+    assert offenders("command", ("desktop_app.query",)) == []
+    assert offenders("query", ("desktop_app.command",)) == []
+
+
+def test_the_scan_sees_real_imports():
+    assert "desktop_app.contracts" in set().union(*imported_modules("command").values())
+    assert "PySide6.QtWidgets" in set().union(*imported_modules("ui").values())
