@@ -8,9 +8,10 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from desktop_app.query.bands import Band
+from desktop_app.query.rebuild import RebuildOutcome, RebuildProgress
 from desktop_app.query.service import NotProjectingError, QueryService, default_lock_path
 from desktop_app.query.views import ItemRow, Summary
 from desktop_app.settings import Settings
@@ -20,7 +21,9 @@ T = TypeVar("T")
 EXIT_OK = 0
 EXIT_FAILURE = 1
 DEFAULT_SYNC_TIMEOUT_S = 30.0
-PROGRESS_EVERY_S = 0.5
+PROGRESS_EVERY_S = 0.5  # progress lines when stderr is not a terminal
+PROGRESS_BAR_EVERY_S = 0.1  # redraws of the bar on a terminal
+PROGRESS_BAR_WIDTH = 30
 
 
 def register(subparsers: Any) -> None:
@@ -42,10 +45,13 @@ def register(subparsers: Any) -> None:
     summary.set_defaults(func=run_summary)
 
     rebuild = subparsers.add_parser(
-        "rebuild", help="empty the read model and replay the whole log into it",
-        description="Stop projecting, clear the view, replay the log from the beginning (progress on stderr).",
+        "rebuild", help="rebuild the read model from the whole log, without downtime",
+        description="Replay the log from the beginning into a new read model beside the current one (which "
+        "stays readable and live), then swap it in. Progress on stderr; Ctrl-C cancels and leaves the "
+        "current view as it was.",
     )
-    rebuild.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    rebuild.add_argument("--json", action="store_true",
+                         help='print a summary as JSON: {"events", "seconds", "rows", "quarantined"}')
     rebuild.set_defaults(func=run_rebuild)
 
 
@@ -61,11 +67,13 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
 def _offline_service(settings: Settings) -> QueryService:
     return QueryService(
         settings.readmodel_db_path, settings.kafka_client_kwargs(), settings.topic,
-        lock_path=default_lock_path(settings.readmodel_db_path),
+        lock_path=default_lock_path(settings.readmodel_db_path), rebuild_outdated=False,
     )
 
 
-def _with_live_service(settings: Settings, body: Callable[[QueryService], T], *, sync_timeout: float | None) -> T:
+def _with_live_service(
+    settings: Settings, body: Callable[[QueryService], T], *, sync_timeout: float | None, rebuild_outdated: bool = False
+) -> T:
     """Run `body` with a started query service (projecting unless another process does), after catching up.
 
     The service works in its own threads, so the blocking calls below do not need this loop.
@@ -76,7 +84,7 @@ def _with_live_service(settings: Settings, body: Callable[[QueryService], T], *,
         async with open_broker(settings) as bootstrap_servers:
             service = QueryService(
                 settings.readmodel_db_path, settings.kafka_client_kwargs(bootstrap_servers), settings.topic,
-                lock_path=default_lock_path(settings.readmodel_db_path),
+                lock_path=default_lock_path(settings.readmodel_db_path), rebuild_outdated=rebuild_outdated,
             )
             try:
                 service.start()
@@ -173,45 +181,90 @@ def run_summary(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # -- rebuild ----------------------------------------------------------------------------------------------------
-class _ProgressPrinter:
-    def __init__(self) -> None:
-        self._last = 0.0
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--"
+    whole = int(round(seconds))
+    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def progress_line(progress: RebuildProgress, width: int = PROGRESS_BAR_WIDTH) -> str:
+    filled = int(progress.fraction * width)
+    return (
+        f"rebuilding [{'#' * filled}{'.' * (width - filled)}] {progress.done:,}/{progress.total:,} events "
+        f"({int(progress.fraction * 100)}%) {progress.rate:,.0f} events/s, ETA {_duration(progress.eta_s)}"
+    )
+
+
+class ProgressBar:
+    """progress(done, total) drawn on a stream: a bar redrawn in place on a terminal, else a line now and then."""
+
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+        self._stream = stream
+        self._clock = clock
+        self._started = clock()
+        self._terminal = stream.isatty()
+        self._last_drawn: float | None = None
+        self._last_line = ""
+        self._drawn_final = False
 
     def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - self._last < PROGRESS_EVERY_S:
+        now = self._clock()
+        final = done >= total
+        every = PROGRESS_BAR_EVERY_S if self._terminal else PROGRESS_EVERY_S
+        if self._drawn_final or (not final and self._last_drawn is not None and now - self._last_drawn < every):
             return
-        self._last = now
-        percent = 100 * done // total if total else 100
-        print(f"rebuilding: {done}/{total} records ({percent}%)", file=sys.stderr, flush=True)
+        self._last_drawn = now
+        self._drawn_final = final
+        line = progress_line(RebuildProgress(done, total, now - self._started))
+        if self._terminal:
+            self._stream.write("\r" + line.ljust(len(self._last_line)))
+        else:
+            self._stream.write(line + "\n")
+        self._last_line = line
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._terminal and self._last_line:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def rebuild_json(outcome: RebuildOutcome) -> dict[str, Any]:
+    return {
+        "events": outcome.events,
+        "seconds": round(outcome.seconds, 3),
+        "rows": outcome.rows,
+        "quarantined": outcome.quarantined,
+    }
 
 
 def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    def rebuild(service: QueryService) -> dict[str, Any] | None:
+    def rebuild(service: QueryService) -> RebuildOutcome | None:
         if not service.is_projecting:
             return None
-        outcome = service.rebuild(progress=_ProgressPrinter())
-        summary = service.read_model.summary(topic=service.topic)
-        return {
-            "completed": outcome.completed,
-            "records": outcome.total,
-            "events_applied": summary.events_applied,
-            "quarantined": summary.quarantined,
-        }
+        bar = ProgressBar(sys.stderr)
+        try:
+            return service.rebuild(progress=bar)
+        finally:
+            bar.close()
 
     try:
-        report = _with_live_service(settings, rebuild, sync_timeout=None)
+        outcome = _with_live_service(settings, rebuild, sync_timeout=None, rebuild_outdated=True)
     except NotProjectingError as exc:
-        report, reason = None, str(exc)
+        outcome, reason = None, str(exc)
     else:
         reason = f"another process (the desktop window?) projects into {settings.readmodel_db_path}; " \
                  "rebuild from there, or close it first"
-    if report is None:
+    if outcome is None:
         print(f"order-desk: cannot rebuild: {reason}", file=sys.stderr)
         return EXIT_FAILURE
+    if not outcome.completed:
+        print("order-desk: the rebuild was cancelled; the read model is as it was", file=sys.stderr)
+        return EXIT_FAILURE
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(rebuild_json(outcome), indent=2))
     else:
-        print(f"Rebuilt the read model from {report['records']} records: {report['events_applied']} events "
-              f"applied, {report['quarantined']} quarantined.")
-    return EXIT_OK if report["completed"] else EXIT_FAILURE
+        print(f"Rebuilt the read model from {outcome.events:,} events in {outcome.seconds:.1f}s: "
+              f"{outcome.rows:,} rows, {outcome.quarantined:,} quarantined.")
+    return EXIT_OK

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy.exc import OperationalError
 
 from desktop_app.query.log_end import topic_end_offsets
 from desktop_app.query.projector import BatchOutcome, Projector, ViewKey
@@ -67,9 +68,11 @@ class ProjectorThread:
         *,
         on_change: ChangeListener | None = None,
         options: ProjectorOptions | None = None,
+        role: str = "projector",
     ) -> None:
         self.db_path = Path(db_path)
         self.topic = topic
+        self.role = role  # names the thread and the log lines: "projector", or "shadow" for a rebuild
         self._client_kwargs = dict(client_kwargs)
         self._on_change = on_change
         self.options = options or ProjectorOptions()
@@ -90,7 +93,9 @@ class ProjectorThread:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("projector already started")
-        self._thread = threading.Thread(target=self._thread_main, name=f"projector:{self.topic}", daemon=True)
+        with self._changed:  # known at once, not only once the thread has opened the file
+            self._offsets = self._offsets_in_file()
+        self._thread = threading.Thread(target=self._thread_main, name=f"{self.role}:{self.topic}", daemon=True)
         self._thread.start()
         self._started.wait()
 
@@ -111,6 +116,17 @@ class ProjectorThread:
             log.error("projector thread did not stop within %.0fs", timeout)
         with self._changed:
             self._changed.notify_all()
+
+    def _offsets_in_file(self) -> dict[int, int]:
+        if not self.db_path.exists():
+            return {}
+        engine = open_engine(self.db_path, create=False, busy_timeout_ms=self.options.busy_timeout_ms)
+        try:
+            return Projector(engine, self.topic).stored_offsets()
+        except OperationalError:  # no tables yet: a new file
+            return {}
+        finally:
+            engine.dispose()
 
     @property
     def running(self) -> bool:
@@ -143,7 +159,7 @@ class ProjectorThread:
             except Exception as exc:  # noqa: BLE001 - nothing may end the projector but stop()
                 self.error_count += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("projector of %s failed (%s); retrying in %.1fs", self.topic, self.last_error, delay,
+                log.warning("%s of %s failed (%s); retrying in %.1fs", self.role, self.topic, self.last_error, delay,
                             exc_info=log.isEnabledFor(logging.DEBUG))
                 if self.batches_since_start:
                     delay = self.options.retry_initial_s
@@ -215,7 +231,8 @@ class ProjectorThread:
                 unread.append(tp)
         if unread:
             await consumer.seek_to_beginning(*unread)
-        log.info("projecting %s partitions %s from %s", self.topic, sorted(partitions), stored)
+        log.info("%s: projecting %s partitions %s into %s from %s", self.role, self.topic, sorted(partitions),
+                 self.db_path.name, stored)
 
     def _note_highwaters(self, consumer: AIOKafkaConsumer, partitions: frozenset[int]) -> None:
         known = {}

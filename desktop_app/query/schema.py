@@ -96,19 +96,21 @@ READ_MODEL_TABLES = [
 ]
 
 
-def open_engine(db_path: Path, *, writer: bool = False, busy_timeout_ms: int = 5000) -> Engine:
+def open_engine(db_path: Path, *, writer: bool = False, busy_timeout_ms: int = 5000, create: bool = True) -> Engine:
     """An engine on the read-model file: WAL, synchronous=NORMAL, explicit transactions.
 
     Transactions start with BEGIN (readers: one consistent snapshot per transaction) or BEGIN IMMEDIATE
     (the writer: takes the write lock up front instead of failing half-way). Connections may be used
-    from any thread, one at a time, as the pool hands them out.
+    from any thread, one at a time, as the pool hands them out. With create=False a missing file is an
+    error (OperationalError on connect) instead of a new empty read model.
     """
     db_path = Path(db_path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        URL.create("sqlite", database=str(db_path)),
-        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
-    )
+    if create:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        url = URL.create("sqlite", database=str(db_path))
+    else:
+        url = URL.create("sqlite", database=db_path.absolute().as_uri(), query={"uri": "true", "mode": "rw"})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -2,6 +2,8 @@
 
 It projects into the data dir's read model if no other process does (a file lock decides), or else reads
 the view that process keeps live. Either way it answers reads, waits for offsets and reports lag.
+The projecting service also rebuilds the view without downtime (rebuild.py): on request, or by itself at
+start when the view was built by another projection version.
 """
 
 from __future__ import annotations
@@ -10,36 +12,40 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
+from desktop_app.query import schema
 from desktop_app.query.bands import Band
 from desktop_app.query.log_end import end_offsets_blocking
-from desktop_app.query.projector import Projector
+from desktop_app.query.rebuild import (
+    ProgressCallback,
+    RebuildJob,
+    RebuildOutcome,
+    RebuildPhase,
+    RebuildProgress,
+    RebuildStatus,
+)
 from desktop_app.query.runner import ChangeListener, ProjectorOptions, ProjectorThread, ViewChange
-from desktop_app.query.schema import ensure_schema, open_engine
 from desktop_app.query.views import DEFAULT_ORDER, ItemRow, Lag, QuarantinedRow, ReadModel, Summary, compute_lag
 
 log = logging.getLogger(__name__)
 
 READ_ONLY_POLL_S = 0.02  # how often a read-only service looks at the stored offsets while waiting
 READ_ONLY_WATCH_S = 0.5  # how often a read-only service reports the other projector's progress / tries the lock
+WAIT_SLICE_S = 0.5  # waits on the projector are sliced, so a projector replaced by a rebuild's swap is followed
+REQUESTED = "requested"
 
-ProgressCallback = Callable[[int, int], None]  # (done, total) events of the log replayed
+__all__ = [
+    "NotProjectingError", "ProgressCallback", "QueryService", "RebuildOutcome", "RebuildPhase", "RebuildProgress",
+    "RebuildStatus", "default_lock_path",
+]
 
 
 class NotProjectingError(RuntimeError):
     """The operation needs this service to be the projector of its read model, and it is not."""
-
-
-@dataclass(frozen=True, slots=True)
-class RebuildOutcome:
-    completed: bool  # False: cancelled or timed out; the projector carries on replaying in the background
-    done: int
-    total: int
 
 
 def default_lock_path(db_path: Path) -> Path:
@@ -55,9 +61,14 @@ class QueryService:
         lock_path: Path | None = None,
         *,
         options: ProjectorOptions | None = None,
+        rebuild_outdated: bool = True,
     ) -> None:
+        """`db_path` is the read model's base path (see view_files). `rebuild_outdated`: when projecting,
+        rebuild (in the background, serving the current view meanwhile) a view built by another
+        projection version; short-lived tools that only read pass False."""
         self.db_path = Path(db_path)
         self.topic = topic
+        self._rebuild_outdated = rebuild_outdated
         self._client_kwargs = dict(client_kwargs)
         self._options = options or ProjectorOptions()
         self._lock = FileLock(str(lock_path or default_lock_path(self.db_path)), thread_local=False)
@@ -67,7 +78,10 @@ class QueryService:
         self._state_lock = threading.RLock()
         self._watcher: threading.Thread | None = None
         self._watch_stop = threading.Event()
+        self._job: RebuildJob | None = None
+        self._job_lock = threading.Lock()
         self.read_model = ReadModel(self.db_path)
+        self.files = self.read_model.files
 
     # -- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> bool:
@@ -95,12 +109,39 @@ class QueryService:
             self._lock.acquire(timeout=0)
         except Timeout:
             return False
-        self._runner = self._new_runner()
-        self._runner.start()
+        try:
+            removed = self.files.remove_orphans()
+            if removed:
+                log.info("deleted leftovers of an earlier rebuild: %s", ", ".join(path.name for path in removed))
+            self._runner = self._new_runner(self.read_model.refresh())
+            self._runner.start()
+        except BaseException:
+            self._lock.release()
+            raise
+        self._rebuild_if_outdated()
         return True
+
+    def _rebuild_if_outdated(self) -> None:
+        """Start a shadow rebuild when the view was built by another projection version than this code's."""
+        try:
+            built_with, wanted = self.read_model.projection_version(), schema.PROJECTION_VERSION
+        except Exception:  # noqa: BLE001 - serving the view matters more; the check comes again next start
+            log.exception("could not read the read model's projection version")
+            return
+        if built_with == wanted:
+            return
+        reason = f"projection version changed from {built_with} to {wanted}"
+        if not self._rebuild_outdated:
+            log.warning("the read model is outdated (%s); the desktop app or 'order-desk rebuild' rebuilds it",
+                        reason)
+            return
+        log.warning("rebuilding the read model in the background: %s; the current view is served until then",
+                    reason)
+        self._start_rebuild(reason, wait_for_broker=True)
 
     def _watch_other_projector(self) -> None:
         seen = self.read_model.stored_offsets(self.topic)
+        seen_view = self.read_model.view_path
         while not self._watch_stop.wait(READ_ONLY_WATCH_S):
             with self._state_lock:
                 if self._watch_stop.is_set():
@@ -114,15 +155,23 @@ class QueryService:
             except Exception as exc:  # noqa: BLE001 - keep watching
                 log.warning("reading the live view's offsets failed: %s", exc)
                 continue
-            if offsets != seen:
-                seen = offsets
+            view = self.read_model.view_path
+            if offsets != seen or view != seen_view:
+                if view != seen_view:
+                    log.info("the other process swapped in a rebuilt read model: %s", view.name)
+                seen, seen_view = offsets, view
                 self._dispatch(ViewChange(keys=frozenset(), offsets=offsets, reset=True))
 
     def stop(self) -> None:
+        """Stop projecting (a running rebuild is cancelled first: its shadow is deleted) or watching."""
         self._watch_stop.set()
         watcher, self._watcher = self._watcher, None
         if watcher is not None and watcher is not threading.current_thread():
             watcher.join()
+        job = self._job
+        if job is not None and job.running:
+            job.cancel()
+            job.join()
         with self._state_lock:
             runner, self._runner = self._runner, None
             if runner is not None:
@@ -152,9 +201,14 @@ class QueryService:
         runner = self._runner
         return runner.last_error if runner is not None else None
 
-    def _new_runner(self) -> ProjectorThread:
+    @property
+    def view_path(self) -> Path:
+        """The file of the current generation of the view (see view_files)."""
+        return self.read_model.view_path
+
+    def _new_runner(self, view_path: Path) -> ProjectorThread:
         return ProjectorThread(
-            self.db_path, self._client_kwargs, self.topic, on_change=self._dispatch, options=self._options
+            view_path, self._client_kwargs, self.topic, on_change=self._dispatch, options=self._options
         )
 
     # -- change notifications --------------------------------------------------------------------------------
@@ -200,20 +254,27 @@ class QueryService:
         on_progress: Callable[[dict[int, int]], None] | None = None,
         cancel: Callable[[], bool] | None = None,
     ) -> bool:
-        """Wait until the view holds every record below `targets` (partition -> offset). False on timeout."""
-        runner = self._runner
-        if runner is not None:
-            return runner.wait_for_offsets(targets, timeout, on_progress=on_progress, cancel=cancel)
+        """Wait until the view holds every record below `targets` (partition -> offset). False on timeout.
+
+        Follows the live projector across a rebuild's swap: the new view holds at least what the old one did.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            offsets = self.read_model.stored_offsets(self.topic)
-            if on_progress is not None:
-                on_progress(offsets)
-            if all(offsets.get(p, 0) >= target for p, target in targets.items()):
-                return True
+            remaining = None if deadline is None else deadline - time.monotonic()
+            runner = self._runner
+            if runner is not None and runner.running:
+                slice_s = WAIT_SLICE_S if remaining is None else max(0.0, min(WAIT_SLICE_S, remaining))
+                if runner.wait_for_offsets(targets, slice_s, on_progress=on_progress, cancel=cancel):
+                    return True
+            else:  # another process projects, or this one is paused for a swap
+                offsets = self.read_model.stored_offsets(self.topic)
+                if on_progress is not None:
+                    on_progress(offsets)
+                if all(offsets.get(p, 0) >= target for p, target in targets.items()):
+                    return True
+                time.sleep(READ_ONLY_POLL_S)
             if (cancel and cancel()) or (deadline is not None and time.monotonic() >= deadline):
                 return False
-            time.sleep(READ_ONLY_POLL_S)
 
     def wait_until_visible(self, partition: int, offset: int, timeout: float) -> bool:
         """Read-your-writes: True once the record at (partition, offset) is in the view."""
@@ -231,46 +292,91 @@ class QueryService:
         progress: ProgressCallback | None = None,
         cancel: Callable[[], bool] | None = None,
         timeout: float | None = None,
+        *,
+        reason: str = REQUESTED,
     ) -> RebuildOutcome:
-        """Stop projecting, empty the view, replay the log from the beginning, resume.
+        """Rebuild the view without downtime: replay the log into a shadow generation, then swap it in.
 
-        Blocks until the replay reaches the end the log had when called, calling progress(done, total)
-        along the way. On cancel or timeout it returns early; the projector keeps replaying regardless.
+        The current view is served and kept live meanwhile. Blocks until the swap, calling progress(done,
+        total) as records are replayed (from the rebuild's thread). `cancel` returning True, or `timeout`
+        passing, cancels: the shadow is deleted and the view stays as it was. If a rebuild already runs
+        (say, the automatic one of a new projection version), this follows that one.
         """
+        if self._runner is None:
+            raise NotProjectingError(
+                f"another process projects into {self.db_path}; rebuild from there (or stop it first)"
+            )
+        job, unwatch = self._start_rebuild(reason, progress=progress, cancel=cancel)
+        try:
+            return job.follow(timeout=timeout)
+        finally:
+            unwatch()
+
+    def wait_for_rebuild(self, timeout: float | None = None) -> RebuildOutcome | None:
+        """The outcome of the running (or latest) rebuild once it ends; None if none ran or on timeout."""
+        job = self._job
+        if job is None or not job.join(timeout):
+            return None
+        return job.follow()
+
+    @property
+    def rebuild_reason(self) -> str | None:
+        """Why the view is being rebuilt right now ("requested", "projection version changed ..."), or None."""
+        job = self._job
+        return job.reason if job is not None and job.running else None
+
+    @property
+    def rebuild_status(self) -> RebuildStatus | None:
+        """Reason, phase and progress of the running rebuild, for the status bar; None when none runs."""
+        job = self._job
+        return job.status() if job is not None and job.running else None
+
+    @property
+    def last_rebuild(self) -> RebuildOutcome | None:
+        job = self._job
+        return job.outcome if job is not None and not job.running else None
+
+    def _start_rebuild(
+        self,
+        reason: str,
+        *,
+        wait_for_broker: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> tuple[RebuildJob, Callable[[], None]]:
+        """Start a rebuild (or join the running one), watched by progress/cancel from its first step."""
+        with self._job_lock:
+            job = self._job
+            if job is not None and job.running:
+                return job, job.watch(progress, cancel)
+            job = RebuildJob(
+                self, self._client_kwargs, self.topic, reason=reason, options=self._options,
+                wait_for_broker=wait_for_broker,
+            )
+            unwatch = job.watch(progress, cancel)
+            self._job = job
+            job.start()
+            return job, unwatch
+
+    # what a rebuild asks of the live side (rebuild.LiveProjection)
+    def pause_projecting(self) -> Path:
         with self._state_lock:
-            if self._runner is None:
-                raise NotProjectingError(
-                    f"another process projects into {self.db_path}; rebuild from there (or stop it first)"
-                )
-            targets = self.end_offsets()
-            self._runner.stop()
-            try:
-                engine = open_engine(self.db_path, writer=True)
-                try:
-                    ensure_schema(engine)
-                    Projector(engine, self.topic).reset()
-                finally:
-                    engine.dispose()
-                self._dispatch(ViewChange(keys=frozenset(), offsets={}, reset=True))
-            finally:  # resume projecting, whether the view was emptied or not
-                self._runner = self._new_runner()
-                self._runner.start()
             runner = self._runner
-        total = sum(targets.values())
+            if runner is None:
+                raise NotProjectingError("the query service stopped projecting")
+            runner.stop()
+            return runner.db_path
 
-        def done_of(offsets: Mapping[int, int]) -> int:
-            return sum(min(offsets.get(p, 0), end) for p, end in targets.items())
+    def resume_projecting(self, view_path: Path) -> None:
+        with self._state_lock:
+            self._runner = self._new_runner(view_path)
+            self._runner.start()
 
-        last_reported = [-1]
-
-        def report(offsets: dict[int, int]) -> None:
-            done = done_of(offsets)
-            if progress is not None and done != last_reported[0]:
-                last_reported[0] = done
-                progress(done, total)
-
-        completed = runner.wait_for_offsets(targets, timeout, on_progress=report, cancel=cancel)
-        return RebuildOutcome(completed, done_of(runner.stored_offsets()), total)
+    def view_swapped(self, view_path: Path, offsets: Mapping[int, int]) -> None:
+        now_reading = self.read_model.refresh()
+        if now_reading != view_path:
+            log.error("the read model reads %s after the swap to %s", now_reading, view_path)
+        self._dispatch(ViewChange(keys=frozenset(), offsets=dict(offsets), reset=True))
 
     # -- reads --------------------------------------------------------------------------------------------------
     def items(

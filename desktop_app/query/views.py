@@ -1,20 +1,24 @@
-"""The read API over the read-model file: short read transactions, safe to call from any thread.
+"""The read API over the read model: short read transactions, safe to call from any thread.
 
 Each call checks a pooled connection out, reads in one transaction (one snapshot) and gives it back.
+Before each read the pointer to the current generation is checked (one stat, see view_files): when a
+rebuild has swapped a new generation in, reads move to it, whichever process swapped it.
 Nothing here talks to Kafka: lag is computed from end offsets the caller passes in.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, false, or_, tuple_
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from desktop_app.query.bands import Band
@@ -27,6 +31,11 @@ from desktop_app.query.schema import (
     open_engine,
     stored_projection_version,
 )
+from desktop_app.query.view_files import PointerState, ViewFiles
+
+T = TypeVar("T")
+FOLLOW_ATTEMPTS = 5  # pointer re-reads when the generation it named is deleted just before it is opened
+_UNREAD: Any = object()
 
 PENCE_PER_POUND = Decimal(100)
 CENT = Decimal("0.01")
@@ -129,22 +138,97 @@ def _like_pattern(text: str) -> str:
 
 
 class ReadModel:
-    """Reads of one read-model file. Cheap to share between threads."""
+    """Reads of the current generation of one read model. Cheap to share between threads.
+
+    `db_path` is the read model's base path; `engine` pins the reads to that engine (no pointer followed).
+    """
 
     def __init__(self, db_path: Path, *, engine: Engine | None = None) -> None:
         self.db_path = Path(db_path)
-        creator = open_engine(self.db_path, writer=True)  # BEGIN IMMEDIATE: creation never races a writer
-        try:
-            ensure_schema(creator)
-        finally:
-            creator.dispose()
-        self.engine = engine or open_engine(self.db_path)
+        self.files = ViewFiles(self.db_path)
+        self._switch_lock = threading.Lock()
+        self._pinned = engine is not None
+        self._engine: Engine | None = engine
+        self._view_path: Path | None = self.db_path if engine is not None else None
+        self._pointer_seen: PointerState = _UNREAD
+        if engine is None:
+            with self._switch_lock:
+                self._follow_pointer()
 
     def close(self) -> None:
-        self.engine.dispose()
+        with self._switch_lock:
+            if self._engine is not None:
+                self._engine.dispose()
 
-    def _session(self) -> Session:
-        return Session(self.engine)
+    # -- which generation ---------------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The engine on the current generation (as of this call)."""
+        return self._current_engine()
+
+    @property
+    def view_path(self) -> Path:
+        """The file of the generation the latest read used."""
+        self._current_engine()
+        assert self._view_path is not None
+        return self._view_path
+
+    def refresh(self) -> Path:
+        """Follow the pointer now (reads do so by themselves); the current generation's file."""
+        return self.view_path
+
+    def _current_engine(self) -> Engine:
+        if not self._pinned and self.files.pointer_state() != self._pointer_seen:
+            with self._switch_lock:
+                if self.files.pointer_state() != self._pointer_seen:
+                    self._follow_pointer()
+        assert self._engine is not None
+        return self._engine
+
+    def _follow_pointer(self) -> None:
+        """Open the generation the pointer names (under _switch_lock). Generation 0 is created if missing."""
+        for _ in range(FOLLOW_ATTEMPTS):
+            seen = self.files.pointer_state()
+            path = self.files.current_path()
+            if path == self._view_path:
+                self._pointer_seen = seen
+                return
+            if seen is None and self._view_path is None:  # no rebuild ever: the base file, as always
+                creator = open_engine(path, writer=True)  # BEGIN IMMEDIATE: creation never races a writer
+                try:
+                    ensure_schema(creator)
+                finally:
+                    creator.dispose()
+            engine = open_engine(path, create=False)
+            try:
+                with engine.connect():
+                    pass
+            except OperationalError:
+                engine.dispose()
+                if self.files.pointer_state() == seen:
+                    raise  # the pointer still names it: the file is really missing
+                continue  # swapped again meanwhile (and the file we were sent to deleted): follow anew
+            old, self._engine, self._view_path, self._pointer_seen = self._engine, engine, path, seen
+            if old is not None:
+                old.dispose()  # reads still running on it finish on their connections
+            return
+        raise OperationalError("following the read model's pointer", None, RuntimeError("it kept changing"))
+
+    def _read(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one read transaction on the current generation.
+
+        A read that got the engine just before a swap may find its generation deleted: it is run again
+        on the new one.
+        """
+        engine = self._current_engine()
+        try:
+            with Session(engine) as session:
+                return work(session)
+        except OperationalError:
+            if self._pinned or self._current_engine() is engine:
+                raise
+        with Session(self._current_engine()) as session:
+            return work(session)
 
     # -- the view -----------------------------------------------------------------------------------
     @staticmethod
@@ -189,39 +273,41 @@ class ReadModel:
         )
         if limit is not None:
             statement = statement.limit(limit)
-        with self._session() as session:
-            return [_item_row(row) for row in session.exec(statement)]
+        return self._read(lambda session: [_item_row(row) for row in session.exec(statement)])
 
     def count_items(
         self, band: Band | str | None = None, customer: str | None = None, search: str | None = None
     ) -> int:
         statement = select(func.count()).select_from(OrderedItem).where(*self._filters(band, customer, search))
-        with self._session() as session:
-            return session.exec(statement).one()
+        return self._read(lambda session: session.exec(statement).one())
 
     def rows_for_keys(self, keys: Iterable[tuple[str, Band | str]]) -> list[ItemRow]:
         """All rows of the given (customer_id, band) keys, sorted by customer, band, item, price."""
         wanted = sorted({(customer, Band(band).value) for customer, band in keys})
-        rows: list[ItemRow] = []
-        with self._session() as session:
+
+        def read(session: Session) -> list[ItemRow]:
+            rows: list[ItemRow] = []
             for start in range(0, len(wanted), KEYS_PER_QUERY):
                 chunk = wanted[start:start + KEYS_PER_QUERY]
                 statement = select(*_ITEM_COLUMNS).where(
                     tuple_(col(OrderedItem.customer_id), col(OrderedItem.band)).in_(chunk) if chunk else false()
                 )
                 rows.extend(_item_row(row) for row in session.exec(statement))
+            return rows
+
+        rows = self._read(read)
         rows.sort(key=lambda r: (r.customer_id, r.band.value, r.item, r.unit_price_pence))
         return rows
 
     def customers(self) -> list[str]:
         statement = select(OrderedItem.customer_id).distinct().order_by(col(OrderedItem.customer_id))
-        with self._session() as session:
-            return list(session.exec(statement))
+        return self._read(lambda session: list(session.exec(statement)))
 
     # -- totals and tracking state --------------------------------------------------------------------
     def summary(self, end_offsets: Mapping[int, int] | None = None, topic: str | None = None) -> Summary:
         """Totals per band, events applied, quarantined count; lag if the log's end offsets are given."""
-        with self._session() as session:
+
+        def read(session: Session) -> tuple[dict[Band, BandTotals], int, int, dict[int, int]]:
             totals = {
                 Band(band): BandTotals(rows, quantity or 0)
                 for band, rows, quantity in session.exec(
@@ -232,19 +318,19 @@ class ReadModel:
             }
             applied = session.exec(select(func.count()).select_from(AppliedEvent)).one()
             quarantined = session.exec(select(func.count()).select_from(QuarantinedRecord)).one()
-            stored = self._stored_offsets(session, topic)
+            return totals, applied, quarantined, self._stored_offsets(session, topic)
+
+        totals, applied, quarantined, stored = self._read(read)
         bands = {band: totals.get(band, BandTotals(0, 0)) for band in Band}
         lag = compute_lag(end_offsets, stored) if end_offsets is not None else None
         return Summary(bands, applied, quarantined, lag)
 
     def events_applied(self) -> int:
-        with self._session() as session:
-            return session.exec(select(func.count()).select_from(AppliedEvent)).one()
+        return self._read(lambda session: session.exec(select(func.count()).select_from(AppliedEvent)).one())
 
     def stored_offsets(self, topic: str | None = None) -> dict[int, int]:
         """Next offset per partition (of `topic`, or of the only topic projected into this file)."""
-        with self._session() as session:
-            return self._stored_offsets(session, topic)
+        return self._read(lambda session: self._stored_offsets(session, topic))
 
     @staticmethod
     def _stored_offsets(session: Session, topic: str | None) -> dict[int, int]:
@@ -263,27 +349,26 @@ class ReadModel:
             .order_by(col(QuarantinedRecord.quarantined_at).desc(), col(QuarantinedRecord.offset).desc())
             .limit(limit)
         )
-        with self._session() as session:
-            return [
-                QuarantinedRow(
-                    topic=q.topic,
-                    partition=q.partition,
-                    offset=q.offset,
-                    reason=q.reason,
-                    value=q.value,
-                    key=q.key,
-                    headers=[(name, value) for name, value in json.loads(q.headers)],
-                    quarantined_at=_as_utc(q.quarantined_at),
-                )
-                for q in session.exec(statement)
-            ]
+        return self._read(lambda session: [
+            QuarantinedRow(
+                topic=q.topic,
+                partition=q.partition,
+                offset=q.offset,
+                reason=q.reason,
+                value=q.value,
+                key=q.key,
+                headers=[(name, value) for name, value in json.loads(q.headers)],
+                quarantined_at=_as_utc(q.quarantined_at),
+            )
+            for q in session.exec(statement)
+        ])
 
     def quarantined_count(self) -> int:
-        with self._session() as session:
-            return session.exec(select(func.count()).select_from(QuarantinedRecord)).one()
+        return self._read(lambda session: session.exec(select(func.count()).select_from(QuarantinedRecord)).one())
 
     def projection_version(self) -> int | None:
-        return stored_projection_version(self.engine)
+        """The projection version the current generation was built with."""
+        return stored_projection_version(self._current_engine())
 
 
 __all__ = [

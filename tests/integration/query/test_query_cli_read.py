@@ -91,16 +91,28 @@ def test_no_sync_reads_the_view_as_it_is(orders_placed, capsys) -> None:
     assert (summary["events_applied"], summary["lag"]) == (3, None)
 
 
-def test_rebuild_reports_progress_on_stderr(orders_placed, capsys) -> None:
+def test_rebuild_reports_progress_on_stderr_and_a_json_summary(orders_placed, capsys) -> None:
     run(orders_placed, capsys, "items")
+    data_dir = orders_placed.data_dir
 
     code, out, err = run(orders_placed, capsys, "rebuild", "--json")
 
     assert code == 0
-    assert json.loads(out) == {"completed": True, "records": 4, "events_applied": 3, "quarantined": 1}
-    assert "rebuilding: 4/4 records (100%)" in err
+    report = json.loads(out)
+    assert {key: report[key] for key in ("events", "rows", "quarantined")} == {"events": 4, "rows": 3, "quarantined": 1}
+    assert isinstance(report["seconds"], float) and report["seconds"] > 0
+    assert set(report) == {"events", "seconds", "rows", "quarantined"}
+    assert "rebuilding [" in err and "4/4 events (100%)" in err and "events/s, ETA 0s" in err
+    # the rebuilt view is a new generation; the old file is gone
+    assert (data_dir / "readmodel.current").read_text().strip() == "readmodel-1.db"
+    assert not (data_dir / "readmodel.db").exists()
     _, out, _ = run(orders_placed, capsys, "summary", "--json", "--no-sync")
     assert json.loads(out)["events_applied"] == 3
+
+    code, out, _ = run(orders_placed, capsys, "rebuild")
+    assert code == 0 and out.startswith("Rebuilt the read model from 4 events in ")
+    assert (data_dir / "readmodel.current").read_text().strip() == "readmodel-2.db"
+    assert sorted(path.name for path in data_dir.glob("readmodel*.db")) == ["readmodel-2.db"]
 
 
 def test_reads_use_the_live_view_while_another_process_projects(orders_placed, capsys) -> None:
@@ -121,3 +133,25 @@ def test_reads_use_the_live_view_while_another_process_projects(orders_placed, c
         assert code == 1 and "cannot rebuild" in err
     finally:
         gui.close()
+
+
+def test_reads_leave_an_outdated_view_to_the_rebuild_command(orders_placed, capsys, monkeypatch) -> None:
+    from desktop_app.query import schema
+    from desktop_app.query.views import ReadModel
+
+    run(orders_placed, capsys, "items")
+    monkeypatch.setattr(schema, "PROJECTION_VERSION", schema.PROJECTION_VERSION + 1)
+    data_dir = orders_placed.data_dir
+
+    code, out, err = run(orders_placed, capsys, "items", "--json")
+    assert code == 0 and len(json.loads(out)) == 3
+    assert "readmodel.current" not in {path.name for path in data_dir.iterdir()}  # no rebuild started
+
+    code, out, err = run(orders_placed, capsys, "rebuild", "--json")
+    assert code == 0 and json.loads(out)["events"] == 4
+    model = ReadModel(orders_placed.readmodel_db_path)
+    try:
+        assert model.projection_version() == schema.PROJECTION_VERSION
+        assert model.view_path.name == "readmodel-1.db"
+    finally:
+        model.close()

@@ -1,4 +1,4 @@
-"""Rebuild (replay from the beginning) and recovery from transient database and broker failures."""
+"""Rebuild (a shadow replay swapped in) and recovery from transient database and broker failures."""
 
 from __future__ import annotations
 
@@ -26,11 +26,13 @@ def test_rebuild_replays_to_the_same_view_with_progress(topic_ready, start_servi
 
     outcome = service.rebuild(progress=lambda done, total: progress.append((done, total)), timeout=WAIT_S)
 
-    assert outcome.completed and outcome.done == outcome.total == 2003
-    assert progress[-1] == (2003, 2003)
+    assert outcome.completed and outcome.done == outcome.total == outcome.events == 2003
+    assert (outcome.rows, outcome.quarantined) == (len(before), 3)
+    assert progress[0] == (0, 2003) and progress[-1] == (2003, 2003)
     assert [done for done, _ in progress] == sorted(done for done, _ in progress)
-    assert len(progress) > 2  # reported along the way, not just at the end
-    assert changes[0].reset and not changes[0].keys
+    assert changes[0].reset and not changes[0].keys  # the swap: listeners reload everything once
+    assert changes[0].offsets == service.stored_offsets()
+    assert service.view_path.name == "readmodel-1.db"
     assert snapshot(service) == before
     assert service.summary() == summary_before
 
@@ -38,17 +40,19 @@ def test_rebuild_replays_to_the_same_view_with_progress(topic_ready, start_servi
     assert service.wait_until_visible(partition, offset, WAIT_S)
 
 
-def test_cancelled_rebuild_returns_early_and_the_replay_still_completes(topic_ready, start_service) -> None:
+def test_a_rebuild_cancelled_at_once_changes_nothing(topic_ready, start_service) -> None:
     service = start_service(options=ProjectorOptions(max_records=50))
     fill(topic_ready, 3000)
     assert service.catch_up(WAIT_S)
-    before = snapshot(service)
+    before, files_before = snapshot(service), sorted(p.name for p in topic_ready.data_dir.iterdir())
 
     outcome = service.rebuild(cancel=lambda: True)
 
-    assert not outcome.completed and outcome.done < outcome.total
-    assert service.catch_up(WAIT_S)
+    assert outcome.cancelled and not outcome.completed and outcome.done < outcome.total
+    assert sorted(p.name for p in topic_ready.data_dir.iterdir()) == files_before
     assert snapshot(service) == before
+    ((partition, offset),) = produce_events(topic_ready, [order("after", ("Tea", 350, 1))])
+    assert service.wait_until_visible(partition, offset, WAIT_S)
 
 
 def test_a_locked_database_is_retried_until_it_frees(topic_ready, start_service) -> None:

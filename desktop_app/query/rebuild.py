@@ -1,0 +1,403 @@
+"""Shadow rebuild: replay the whole log into a new generation beside the live view, then swap it in.
+
+1. Take the log's end offsets (the total to replay) and start a second projector on a new generation file
+   (`readmodel-<n>.db`): its own consumer (no group, every partition assigned, from offset 0) and the same
+   Projector code. The live projector keeps serving and updating the current view meanwhile.
+2. Once the shadow has reached those offsets, and then the live projector's latest offsets, pause the live
+   projector (it finishes its batch) and let the shadow catch up with the offsets the live view stopped at,
+   so the new view holds everything the old one showed.
+3. Swap: stop the shadow, point `readmodel.current` at it (one atomic file replace: the commit point), tell
+   the readers, resume the live projector on the new generation, delete the old one.
+
+Until the pointer moves, the live view is untouched: cancel, failure or a crash leave only a shadow file,
+deleted at once or at the next start. Readers only ever open the generation the pointer names.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+from desktop_app.query.projector import Projector
+from desktop_app.query.runner import ProjectorOptions, ProjectorThread
+from desktop_app.query.schema import ensure_schema, open_engine
+from desktop_app.query.view_files import ViewFiles
+from desktop_app.query.views import ReadModel
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]  # (done, total) log records replayed into the new view
+
+SWAP_CATCH_UP_S = 15.0  # longest pause of the live projector while the shadow takes its last records
+SWAP_ATTEMPTS = 3  # pauses tried before the rebuild gives up (each resumes the live projector on failure)
+BROKER_RETRY_S = 2.0  # an automatic rebuild waits this long between tries to reach the broker
+END_OFFSETS_TIMEOUT_S = 10.0
+FOLLOW_POLL_S = 0.05  # how often a caller following a rebuild looks at its cancel predicate and deadline
+
+
+class RebuildError(RuntimeError):
+    pass
+
+
+class RebuildPhase(str, Enum):
+    STARTING = "starting"  # asking the broker where the log ends
+    REPLAYING = "replaying"  # the shadow replays the log up to that end
+    CATCHING_UP = "catching up"  # the shadow follows the live view to the swap
+    SWAPPING = "swapping"  # the live projector is paused for the swap
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildProgress:
+    """Records replayed out of the total the log held when the rebuild started, with a rate and an ETA."""
+
+    done: int
+    total: int
+    elapsed_s: float
+
+    @property
+    def fraction(self) -> float:
+        return min(self.done / self.total, 1.0) if self.total else 1.0
+
+    @property
+    def rate(self) -> float:
+        """Records per second, over the whole rebuild so far."""
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the rate so far; None while no rate is known."""
+        if self.done >= self.total:
+            return 0.0
+        rate = self.rate
+        return (self.total - self.done) / rate if rate > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildStatus:
+    """A running rebuild, for the status bar."""
+
+    reason: str
+    phase: RebuildPhase
+    progress: RebuildProgress
+    problem: str | None  # the shadow projector's latest failure while it retries
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildOutcome:
+    completed: bool  # True: the new view was swapped in. False: cancelled (or timed out); the view is unchanged
+    done: int  # records replayed of `total`
+    total: int  # records in the log when the rebuild started
+    cancelled: bool = False
+    seconds: float = 0.0
+    events: int = 0  # records replayed into the new view by the swap (events, duplicates, quarantined records)
+    rows: int = 0  # view rows of the new view at the swap
+    quarantined: int = 0  # quarantined records in the new view at the swap
+    generation: int | None = None  # the generation swapped in
+    reason: str = ""
+
+
+class LiveProjection(Protocol):
+    """What a rebuild needs of the service that projects the live view (QueryService)."""
+
+    files: ViewFiles
+
+    def end_offsets(self, timeout: float = ...) -> dict[int, int]: ...
+
+    def stored_offsets(self) -> dict[int, int]: ...
+
+    def pause_projecting(self) -> Path:
+        """Stop the live projector after its current batch; the file of the view it projected into."""
+        ...
+
+    def resume_projecting(self, view_path: Path) -> None: ...
+
+    def view_swapped(self, view_path: Path, offsets: Mapping[int, int]) -> None:
+        """Readers move to the new generation; listeners get a reset change."""
+        ...
+
+
+def done_of(offsets: Mapping[int, int], targets: Mapping[int, int]) -> int:
+    return sum(min(offsets.get(partition, 0), end) for partition, end in targets.items())
+
+
+class RebuildJob:
+    """One shadow rebuild, run in its own thread. Callers follow it (progress, cancel) with `follow`."""
+
+    def __init__(
+        self,
+        live: LiveProjection,
+        client_kwargs: Mapping[str, Any],
+        topic: str,
+        *,
+        reason: str,
+        options: ProjectorOptions | None = None,
+        wait_for_broker: bool = False,
+    ) -> None:
+        self.live = live
+        self.files = live.files
+        self.topic = topic
+        self.reason = reason
+        self._client_kwargs = dict(client_kwargs)
+        self._options = options or ProjectorOptions()
+        self._wait_for_broker = wait_for_broker
+        self._cancel = threading.Event()
+        self._cancel_predicates: list[Callable[[], bool]] = []
+        self._listeners: list[ProgressCallback] = []
+        self._progress_lock = threading.RLock()  # reports go out one at a time, in order
+        self._started = time.monotonic()
+        self._done = 0
+        self._total: int | None = None
+        self._phase = RebuildPhase.STARTING
+        self._shadow: ProjectorThread | None = None
+        self._swapped = False
+        self._thread: threading.Thread | None = None
+        self.finished = threading.Event()
+        self.outcome: RebuildOutcome | None = None
+        self.error: BaseException | None = None
+
+    # -- control ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"rebuild:{self.topic}", daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        """Stop the rebuild and delete the shadow; the live view stays as it is. Ignored once swapping."""
+        self._cancel.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self.finished.wait(timeout)
+
+    @property
+    def running(self) -> bool:
+        return not self.finished.is_set()
+
+    def status(self) -> RebuildStatus:
+        with self._progress_lock:
+            progress = RebuildProgress(self._done, self._total or 0, time.monotonic() - self._started)
+        shadow = self._shadow
+        return RebuildStatus(self.reason, self._phase, progress, shadow.last_error if shadow is not None else None)
+
+    def watch(
+        self, progress: ProgressCallback | None = None, cancel: Callable[[], bool] | None = None
+    ) -> Callable[[], None]:
+        """Report progress(done, total) at each step (from the rebuild's thread; at once if it is counting
+        already) and cancel when `cancel()` returns True. Returns the function that stops both."""
+        if cancel is not None:
+            self._cancel_predicates.append(cancel)
+        if progress is not None:
+            with self._progress_lock:
+                self._listeners.append(progress)
+                if self._total is not None:
+                    self._call(progress, self._done, self._total)
+
+        def unwatch() -> None:
+            with self._progress_lock:
+                if progress is not None and progress in self._listeners:
+                    self._listeners.remove(progress)
+            if cancel is not None and cancel in self._cancel_predicates:
+                self._cancel_predicates.remove(cancel)
+
+        return unwatch
+
+    def follow(
+        self,
+        progress: ProgressCallback | None = None,
+        cancel: Callable[[], bool] | None = None,
+        timeout: float | None = None,
+    ) -> RebuildOutcome:
+        """Wait for the rebuild's outcome, watching it meanwhile (see watch). `timeout` passing cancels it.
+        A failure of the rebuild is raised here."""
+        unwatch = self.watch(progress, cancel)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not self.finished.wait(FOLLOW_POLL_S):
+                if self._cancel_requested() or (deadline is not None and time.monotonic() >= deadline):
+                    self.cancel()
+        except BaseException:  # e.g. Ctrl-C in the CLI: leave nothing half done behind
+            self.cancel()
+            self.finished.wait()
+            raise
+        finally:
+            unwatch()
+        if self.error is not None:
+            raise self.error
+        assert self.outcome is not None
+        return self.outcome
+
+    def _cancel_requested(self) -> bool:
+        if self._cancel.is_set():
+            return True
+        for predicate in list(self._cancel_predicates):
+            try:
+                if predicate():
+                    self._cancel.set()
+                    return True
+            except Exception:  # noqa: BLE001 - a broken predicate must not break the rebuild
+                log.exception("a rebuild cancel predicate failed")
+        return False
+
+    # -- progress ---------------------------------------------------------------------------------------
+    def _start_counting(self, total: int) -> None:
+        with self._progress_lock:
+            self._total, self._done, self._started = total, 0, time.monotonic()
+            for listener in list(self._listeners):
+                self._call(listener, 0, total)
+
+    def _set_progress(self, done: int) -> None:
+        with self._progress_lock:
+            if done == self._done or self._total is None:
+                return
+            self._done = done
+            for listener in list(self._listeners):
+                self._call(listener, done, self._total)
+
+    def _call(self, listener: ProgressCallback, done: int, total: int) -> None:
+        try:
+            listener(done, total)
+        except Exception:  # noqa: BLE001 - a broken progress display must not break the rebuild
+            log.exception("a rebuild progress listener failed")
+
+    # -- the rebuild ------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self.outcome = self._rebuild()
+            self._phase = RebuildPhase.DONE if self.outcome.completed else RebuildPhase.CANCELLED
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever follows the rebuild
+            self.error = exc
+            self._phase = RebuildPhase.FAILED
+            log.exception("rebuilding the read model failed (%s); the current view stays", self.reason)
+        finally:
+            self.finished.set()
+
+    def _log_end(self) -> dict[int, int] | None:
+        while True:
+            try:
+                return self.live.end_offsets(END_OFFSETS_TIMEOUT_S)
+            except Exception as exc:
+                if not self._wait_for_broker:
+                    raise RebuildError(f"cannot read where the log ends: {exc}") from exc
+                log.warning("rebuild waits for the broker: %s", exc)
+            if self._cancel.wait(BROKER_RETRY_S) or self._cancel_requested():
+                return None
+
+    def _rebuild(self) -> RebuildOutcome:
+        log.info("rebuilding the read model in a shadow (%s)", self.reason)
+        targets = self._log_end()
+        if targets is None:
+            return self._outcome_cancelled(0)
+        self._start_counting(sum(targets.values()))
+        generation = self.files.next_generation()
+        shadow_path = self.files.generation_path(generation)
+        self.files.remove_generation(generation)  # a leftover of an earlier attempt, if any
+        shadow = ProjectorThread(shadow_path, self._client_kwargs, self.topic, options=self._options, role="shadow")
+        self._shadow = shadow
+        self._swapped = False
+        swapped: RebuildOutcome | None = None
+        try:
+            shadow.start()
+            self._phase = RebuildPhase.REPLAYING
+            report = lambda offsets: self._set_progress(done_of(offsets, targets))  # noqa: E731
+            if not shadow.wait_for_offsets(targets, None, on_progress=report, cancel=self._cancel_requested):
+                return self._outcome_cancelled(done_of(shadow.stored_offsets(), targets))
+            for attempt in range(1, SWAP_ATTEMPTS + 1):
+                self._phase = RebuildPhase.CATCHING_UP  # close behind the live view, so the pause is short
+                if not shadow.wait_for_offsets(self.live.stored_offsets(), None, cancel=self._cancel_requested):
+                    return self._outcome_cancelled(done_of(shadow.stored_offsets(), targets))
+                swapped = self._swap(shadow, generation, targets)
+                if swapped is not None or self._cancel_requested():
+                    break
+                log.warning("the shadow did not catch up within %.0fs of pausing the live view (try %d of %d)",
+                            SWAP_CATCH_UP_S, attempt, SWAP_ATTEMPTS)
+            if swapped is None:
+                if self._cancel_requested():
+                    return self._outcome_cancelled(done_of(shadow.stored_offsets(), targets))
+                raise RebuildError("the new view could not catch up with the live one; the current view stays")
+            return swapped
+        finally:
+            shadow.stop()
+            if not self._swapped:
+                kept = self.files.remove_generation(generation)
+                if kept:
+                    log.warning("could not delete the shadow %s now; it is deleted at the next start", kept)
+
+    def _swap(self, shadow: ProjectorThread, generation: int, targets: Mapping[int, int]) -> RebuildOutcome | None:
+        """Pause the live projector, let the shadow take the records the live view has, swap. None: not now."""
+        self._phase = RebuildPhase.SWAPPING
+        paused_at = time.monotonic()
+        live_path = self.live.pause_projecting()
+        resume_on = live_path
+        try:
+            live_offsets = _stored_offsets(live_path, self.topic)
+            if not shadow.wait_for_offsets(live_offsets, SWAP_CATCH_UP_S, cancel=self._cancel_requested):
+                return None
+            shadow.stop()
+            new_path = self.files.generation_path(generation)
+            events, rows, quarantined, offsets = _finished_view(new_path, self.topic)
+            self.files.point_to(generation)  # the commit point: from here on the new view is the live one
+            self._swapped = True
+            resume_on = new_path
+            try:
+                self.live.view_swapped(new_path, offsets)
+            except Exception:  # noqa: BLE001 - readers follow the pointer by themselves anyway
+                log.exception("telling the readers about the new view failed")
+        finally:
+            self.live.resume_projecting(resume_on)
+        log.info("swapped in the rebuilt read model %s (live projector paused %.2fs)",
+                 new_path.name, time.monotonic() - paused_at)
+        old_generation = self.files.generation_of(live_path.name)
+        if old_generation is not None and old_generation != generation:
+            kept = self.files.remove_generation(old_generation)
+            if kept:
+                log.info("the old view %s is still open elsewhere; it is deleted at the next start", kept)
+        seconds = time.monotonic() - self._started
+        self._set_progress(done_of(offsets, targets))
+        log.info("rebuilt the read model from %d records in %.1fs: %d rows, %d quarantined (%s)",
+                 events, seconds, rows, quarantined, self.reason)
+        return RebuildOutcome(
+            completed=True,
+            done=done_of(offsets, targets),
+            total=sum(targets.values()),
+            seconds=seconds,
+            events=events,
+            rows=rows,
+            quarantined=quarantined,
+            generation=generation,
+            reason=self.reason,
+        )
+
+    def _outcome_cancelled(self, done: int) -> RebuildOutcome:
+        log.info("rebuild cancelled at %d of %s records; the current view stays (%s)", done, self._total, self.reason)
+        return RebuildOutcome(
+            completed=False, done=done, total=self._total or 0, cancelled=True,
+            seconds=time.monotonic() - self._started, reason=self.reason,
+        )
+
+
+def _stored_offsets(db_path: Path, topic: str) -> dict[int, int]:
+    engine = open_engine(db_path, create=False)
+    try:
+        return Projector(engine, topic).stored_offsets()
+    finally:
+        engine.dispose()
+
+
+def _finished_view(db_path: Path, topic: str) -> tuple[int, int, int, dict[int, int]]:
+    """Make sure the shadow has its tables and version (even for an empty log); (records, rows, quarantined,
+    offsets) of it."""
+    engine = open_engine(db_path, writer=True)
+    try:
+        ensure_schema(engine)
+        view = ReadModel(db_path, engine=engine)
+        offsets = view.stored_offsets(topic)
+        return sum(offsets.values()), view.count_items(), view.quarantined_count(), offsets
+    finally:
+        engine.dispose()
