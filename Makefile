@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
-.PHONY: run test test-all test-unit jars bench bench-quick clean help
+.PHONY: run test test-all test-unit jars bench bench-quick screenshots clean help
 
 help:
 	@echo "make run        start Order Desk (creates .venv, installs packages, fetches the Kafka jars)"
 	@echo "make test       the test suite without the slow fault tests (what CI runs)"
 	@echo "make test-all   every test, including the slow fault tests with full counts"
 	@echo "make bench      benchmarks; make bench-quick is a smoke run"
+	@echo "make screenshots  refresh docs/screenshots from the real window"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Order Desk needs Python 3.11 or newer; found " + sys.version.split()[0])'
@@ -36,6 +37,9 @@ test-all: jars
 
 test-unit: $(STAMP)
 	$(PYTEST) tests/unit
+
+screenshots: jars
+	ORDER_DESK_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PYTEST) tests/ui/test_screenshots.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

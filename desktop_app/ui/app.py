@@ -1,51 +1,52 @@
-"""QApplication + qasync loop. Until the full window lands, a minimal window shows the broker status."""
+"""QApplication + qasync loop: builds the window from bootstrap's services and runs until it closes."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 
 import qasync
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop_app.bootstrap import connect_broker
+from desktop_app.bootstrap import DeskRuntime
 from desktop_app.settings import Settings
+from desktop_app.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+ORGANISATION = APPLICATION = "Order Desk"
 
 
-class BrokerStatusWindow(QMainWindow):
-    def __init__(self, settings: Settings) -> None:
-        super().__init__()
-        self.setWindowTitle("Order Desk")
-        self.label = QLabel(f"Connecting to Kafka ...\nData dir: {settings.data_dir}")
-        self.label.setMargin(24)
-        self.setCentralWidget(self.label)
-        self.resize(520, 160)
+def application() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    app.setQuitOnLastWindowClosed(False)  # the qasync loop ends the run, after a clean shutdown
+    return app  # type: ignore[return-value]
 
-    async def connect(self, settings: Settings) -> None:
-        try:
-            connection = await connect_broker(settings)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            self.label.setText(f"Kafka broker not reachable:\n{exc}")
-            return
-        kind = "embedded broker" if connection.embedded else "external cluster"
-        self.label.setText(
-            f"{kind} at {connection.bootstrap_servers}\n"
-            f"topic {connection.topic.name}: {connection.topic.partitions} partitions\n"
-            f"Data dir: {settings.data_dir}"
-        )
+
+async def run_window(settings: Settings) -> None:
+    app = application()
+    runtime = DeskRuntime(settings)
+    await runtime.start()
+    window = MainWindow(runtime)
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+    window.start()
+    window.show()
+    try:
+        await closed.wait()
+    finally:
+        await runtime.stop()
 
 
 def run_gui(settings: Settings) -> int:
-    app = QApplication.instance() or QApplication(sys.argv)
-    app.setApplicationName("Order Desk")
-    window = BrokerStatusWindow(settings)
-    window.show()
-
-    async def main() -> None:
-        closed = asyncio.Event()
-        app.lastWindowClosed.connect(closed.set)
-        await window.connect(settings)
-        await closed.wait()
-
-    qasync.run(main())
+    application()
+    try:
+        qasync.run(run_window(settings))
+    except Exception as exc:
+        log.exception("Order Desk could not start")
+        QMessageBox.critical(None, "Order Desk could not start", f"{exc}\n\nDetails are in {settings.log_dir}.")
+        return 1
     return 0

@@ -1,0 +1,328 @@
+"""One price-band tab: ItemsTableModel (paged, sorted in SQL, updated row by row) and its view."""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+
+from desktop_app.query.bands import Band
+from desktop_app.query.views import ItemRow, pence_to_decimal
+
+PAGE_SIZE = 500
+KEYS_PER_SLICE = 20  # changed keys re-read at a time ...
+SLICE_BUDGET_S = 0.012  # ... until this much GUI time is spent; the rest waits for the next turn
+FLASH_SECONDS = 1.5
+FLASH_COLOUR = QColor(255, 236, 153)
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("customer_id", "Customer"),
+    ("item", "Item"),
+    ("unit_price_pence", "Unit price"),
+    ("quantity", "Quantity"),
+    ("orders", "Orders"),
+    ("last_ordered", "Last ordered"),
+)
+PRIMARY_KEY = ("customer_id", "item", "unit_price_pence")
+NUMERIC = {"unit_price_pence", "quantity", "orders"}
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class ItemsSource(Protocol):
+    """The reads the model needs (query.views.ReadModel provides them)."""
+
+    def items(self, band: Band | str | None = None, customer: str | None = None, search: str | None = None,
+              order_by: Sequence[str] = ..., descending: bool = False, limit: int | None = None,
+              offset: int = 0) -> list[ItemRow]: ...
+
+    def count_items(self, band: Band | str | None = None, customer: str | None = None,
+                    search: str | None = None) -> int: ...
+
+    def rows_for_keys(self, keys: Iterable[tuple[str, Band | str]]) -> list[ItemRow]: ...
+
+
+def format_pounds(pence: int) -> str:
+    return f"£{pence_to_decimal(pence):,}"
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+class _Descending:
+    """Wraps a sort key so that bisect works on a descending list."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: tuple[Any, ...]) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Descending) -> bool:
+        return self.key > other.key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Descending) and self.key == other.key
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _matches(row: ItemRow, customer: str | None, search: str | None) -> bool:
+    if customer is not None and row.customer_id != customer:
+        return False
+    if search:
+        needle = search.casefold()
+        return needle in row.item.casefold() or needle in row.customer_id.casefold()
+    return True
+
+
+def _identity(row: ItemRow) -> tuple[str, str, int]:
+    return (row.customer_id, row.item, row.unit_price_pence)
+
+
+class ItemsTableModel(QAbstractTableModel):
+    """Rows of one band. Loads pages as the view scrolls; applies changed keys without a reset."""
+
+    totalChanged = Signal(int)
+
+    def __init__(self, source: ItemsSource, band: Band, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.source = source
+        self.band = band
+        self.customer: str | None = None
+        self.search: str | None = None
+        self.sort_column = 0
+        self.descending = False
+        self._rows: list[ItemRow] = []
+        self._keys: list[Any] = []  # sort keys of _rows, for bisect
+        self._key_of: dict[tuple[str, str, int], Any] = {}  # identity -> sort key of loaded rows
+        self._total = 0
+        self._flash: dict[tuple[str, str, int], float] = {}
+        self._flash_timer = QTimer(self)
+        self._flash_timer.setInterval(250)
+        self._flash_timer.timeout.connect(self._expire_flashes)
+        self._queued: set[tuple[str, Band]] = set()
+        self._drain_timer = QTimer(self)
+        self._drain_timer.setSingleShot(True)
+        self._drain_timer.setInterval(0)
+        self._drain_timer.timeout.connect(self._drain)
+        self.resets = 0
+
+    # -- loading ---------------------------------------------------------------------------------
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def _order_by(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([COLUMNS[self.sort_column][0], *PRIMARY_KEY]))
+
+    def _sort_key(self, row: ItemRow) -> Any:
+        key = tuple(getattr(row, name) for name in self._order_by())
+        return _Descending(key) if self.descending else key
+
+    def reload(self) -> None:
+        """A full reset: only for a filter or sort change, or a rebuilt read model."""
+        self.beginResetModel()
+        self._queued.clear()
+        self._rows = []
+        self._keys = []
+        self._key_of = {}
+        self._total = self.source.count_items(self.band, self.customer, self.search)
+        self._fetch_page()
+        self.resets += 1
+        self.endResetModel()
+        self.totalChanged.emit(self._total)
+
+    def set_filter(self, customer: str | None, search: str | None) -> None:
+        customer = customer or None
+        search = (search or "").strip() or None
+        if (customer, search) != (self.customer, self.search):
+            self.customer, self.search = customer, search
+            self.reload()
+
+    def _fetch_page(self) -> list[ItemRow]:
+        page = self.source.items(
+            self.band, self.customer, self.search, order_by=self._order_by(),
+            descending=self.descending, limit=PAGE_SIZE, offset=len(self._rows),
+        )
+        self._remember(page)
+        return page
+
+    def _remember(self, page: list[ItemRow]) -> None:
+        self._rows.extend(page)
+        for row in page:
+            key = self._sort_key(row)
+            self._keys.append(key)
+            self._key_of[_identity(row)] = key
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
+        return not parent.isValid() and len(self._rows) < self._total
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008, N802
+        if parent.isValid():
+            return
+        start = len(self._rows)
+        page = self.source.items(
+            self.band, self.customer, self.search, order_by=self._order_by(),
+            descending=self.descending, limit=PAGE_SIZE, offset=start,
+        )
+        if not page:
+            self._total = start
+            return
+        self.beginInsertRows(QModelIndex(), start, start + len(page) - 1)
+        self._remember(page)
+        self.endInsertRows()
+
+    # -- incremental updates ---------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """True while changed keys are still waiting to be applied."""
+        return bool(self._queued)
+
+    def apply_changed_keys(self, keys: Iterable[tuple[str, Band | str]]) -> None:
+        """Queue changed (customer, band) keys; they are re-read and applied in short slices."""
+        self._queued.update(
+            (customer, self.band) for customer, band in keys
+            if Band(band) == self.band and (self.customer is None or customer == self.customer)
+        )
+        if self._queued and not self._drain_timer.isActive():
+            self._drain_timer.start()
+
+    def _drain(self) -> None:
+        started = time.perf_counter()
+        changed = False
+        while self._queued and time.perf_counter() - started < SLICE_BUDGET_S:
+            chunk = [self._queued.pop() for _ in range(min(KEYS_PER_SLICE, len(self._queued)))]
+            changed = self._apply_rows(self.source.rows_for_keys(chunk)) or changed
+        if changed:
+            self._total = self.source.count_items(self.band, self.customer, self.search)
+            self.totalChanged.emit(self._total)
+        if self._queued:
+            self._drain_timer.start()
+
+    def _apply_rows(self, rows: list[ItemRow]) -> bool:
+        now = time.monotonic()
+        changed = False
+        for row in rows:
+            if not _matches(row, self.customer, self.search):
+                continue
+            if self._upsert(row):
+                self._flash[_identity(row)] = now + FLASH_SECONDS
+                changed = True
+        if changed:
+            self._flash_timer.start()
+        return changed
+
+    def _position_of(self, row: ItemRow) -> int | None:
+        key = self._key_of.get(_identity(row))
+        if key is None:
+            return None
+        position = bisect.bisect_left(self._keys, key)
+        return position if position < len(self._keys) and self._keys[position] == key else None
+
+    def _upsert(self, row: ItemRow) -> bool:
+        """Insert or update one row in place; False if it was already shown as it is."""
+        old = self._position_of(row)
+        key = self._sort_key(row)
+        if old is not None:
+            if self._rows[old] == row:
+                return False
+            if self._keys[old] == key:
+                self._rows[old] = row
+                self.dataChanged.emit(self.index(old, 0), self.index(old, len(COLUMNS) - 1))
+                return True
+            self.beginRemoveRows(QModelIndex(), old, old)
+            del self._rows[old]
+            del self._keys[old]
+            del self._key_of[_identity(row)]
+            self.endRemoveRows()
+        position = bisect.bisect_left(self._keys, key)
+        if position == len(self._rows) and len(self._rows) < self._total and old is None:
+            return True  # beyond the loaded pages: fetchMore brings it
+        self.beginInsertRows(QModelIndex(), position, position)
+        self._rows.insert(position, row)
+        self._keys.insert(position, key)
+        self._key_of[_identity(row)] = key
+        self.endInsertRows()
+        return True
+
+    def _expire_flashes(self) -> None:
+        now = time.monotonic()
+        expired = {identity for identity, until in self._flash.items() if until <= now}
+        for identity in expired:
+            del self._flash[identity]
+        if expired and self._rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1),
+                                  [Qt.ItemDataRole.BackgroundRole])
+        if not self._flash:
+            self._flash_timer.stop()
+
+    # -- Qt model API ----------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def row_at(self, index: int) -> ItemRow:
+        return self._rows[index]
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        name = COLUMNS[index.column()][0]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if name == "unit_price_pence":
+                return format_pounds(row.unit_price_pence)
+            if name == "last_ordered":
+                return format_time(row.last_ordered)
+            value = getattr(row, name)
+            return f"{value:,}" if isinstance(value, int) else value
+        if role == Qt.ItemDataRole.TextAlignmentRole and name in NUMERIC:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.BackgroundRole:
+            if _identity(row) in self._flash:
+                return FLASH_COLOUR
+        if role == Qt.ItemDataRole.ToolTipRole and name == "last_ordered":
+            return f"first ordered {format_time(row.first_ordered)}"
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section][1]
+        if role == Qt.ItemDataRole.TextAlignmentRole and orientation == Qt.Orientation.Horizontal:
+            if COLUMNS[section][0] in NUMERIC:
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        descending = order == Qt.SortOrder.DescendingOrder
+        if (column, descending) != (self.sort_column, self.descending):
+            self.sort_column, self.descending = column, descending
+            self.reload()
+
+
+class ItemsView(QTableView):
+    def __init__(self, model: ItemsTableModel, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setModel(model)
+        self.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)  # the model's own order
+        self.setSortingEnabled(True)
+        self.setAlternatingRowColors(True)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(24)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in enumerate((160, 240, 100, 90, 80, 140)):
+            self.setColumnWidth(column, width)

@@ -1,0 +1,402 @@
+"""The main window: order entry on the left, the three live price-band tabs on the right."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import sys
+from typing import Any
+
+import PySide6
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from desktop_app import __version__
+from desktop_app.command.model import InvalidOrder, PlaceOrder
+from desktop_app.query.bands import Band
+from desktop_app.ui.bridge import ProjectionBridge
+from desktop_app.ui.items_tab import ItemsTableModel, ItemsView
+from desktop_app.ui.order_form import OrderForm
+from desktop_app.ui.rebuild_dialog import RebuildDialog
+from desktop_app.ui.status_bar import DeskStatus, DeskStatusBar
+
+log = logging.getLogger(__name__)
+
+ALL_CUSTOMERS = "All customers"
+BAND_TITLES = {Band.CHEAP: "Cheap", Band.AFFORDABLE: "Affordable", Band.EXPENSIVE: "Expensive"}
+STATUS_EVERY_MS = 1000
+PUBLISH_WAIT_S = 24 * 3600.0
+VISIBLE_WAIT_S = 120.0
+# The projector thread is CPU-bound during bursts; a shorter GIL switch interval (default 5 ms) lets
+# the GUI thread win the GIL back quickly after each SQLite call, which releases it.
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, runtime: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+        self.runtime = runtime
+        self.command = runtime.command
+        self.query = runtime.query
+        self.setWindowTitle("Order Desk")
+        self.prefs = QSettings()  # the application's organisation and name, in the default format
+
+        self.form = OrderForm()
+        self.bridge = ProjectionBridge(self)
+        self.models = {band: ItemsTableModel(self.query, band, self) for band in Band}
+        self.views = {band: ItemsView(model) for band, model in self.models.items()}
+        self.tabs = QTabWidget()
+        for band, view in self.views.items():
+            self.tabs.addTab(view, BAND_TITLES[band])
+        self.customer_filter = QComboBox()
+        self.customer_filter.setMinimumWidth(180)
+        self.customer_filter.setToolTip("Show one customer's items (Ctrl+Shift+F)")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search items and customers (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(200)
+
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Customer:"))
+        filters.addWidget(self.customer_filter)
+        filters.addWidget(self.search, 1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(filters)
+        right_layout.addWidget(self.tabs, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.form)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([380, 820])
+        self.setCentralWidget(self.splitter)
+        self.status = DeskStatusBar()
+        self.setStatusBar(self.status)
+        self._build_menus()
+
+        self.rebuild_dialog: RebuildDialog | None = None
+        self._rebuild_cancel = False
+        self._latest_command_id: str | None = None
+        self._receipt_tasks: set[asyncio.Task[None]] = set()
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(STATUS_EVERY_MS)
+        self._status_timer.timeout.connect(self.refresh_status)
+        self._customers_timer = QTimer(self)
+        self._customers_timer.setSingleShot(True)
+        self._customers_timer.setInterval(500)
+        self._customers_timer.timeout.connect(self.refresh_customers)
+
+        self.form.orderRequested.connect(self.place_order)
+        self.bridge.keysChanged.connect(self._apply_changed_keys)
+        self.bridge.viewReset.connect(self.reload_all)
+        self.bridge.rebuildProgress.connect(self._rebuild_progress)
+        self.bridge.rebuildFinished.connect(self._rebuild_finished)
+        self.customer_filter.currentIndexChanged.connect(self._apply_filters)
+        self.search.textChanged.connect(lambda _text: self._search_timer.start())
+        self._search_timer.timeout.connect(self._apply_filters)
+        self.status.quarantineRequested.connect(self.show_quarantine)
+        for model in self.models.values():
+            model.totalChanged.connect(self._update_tab_titles)
+        self.query.add_listener(self.bridge.on_change)
+        self._restore_preferences()
+
+    # -- menus -----------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
+        file_menu.addAction(quit_action)
+        view_menu = self.menuBar().addMenu("&View")
+        for number, band in enumerate(Band, start=1):
+            action = QAction(f"{BAND_TITLES[band]} items", self, shortcut=QKeySequence(f"Ctrl+{number}"))
+            action.triggered.connect(lambda _checked=False, index=number - 1: self.tabs.setCurrentIndex(index))
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        find = QAction("&Search", self, shortcut=QKeySequence.StandardKey.Find)
+        find.triggered.connect(lambda: (self.search.setFocus(), self.search.selectAll()))
+        view_menu.addAction(find)
+        pick = QAction("Filter by &customer", self, shortcut=QKeySequence("Ctrl+Shift+F"))
+        pick.triggered.connect(lambda: (self.customer_filter.setFocus(), self.customer_filter.showPopup()))
+        view_menu.addAction(pick)
+        refresh = QAction("&Refresh", self, shortcut=QKeySequence.StandardKey.Refresh, triggered=self.reload_all)
+        view_menu.addAction(refresh)
+        tools = self.menuBar().addMenu("&Tools")
+        self.rebuild_action = QAction("&Rebuild read model…", self, shortcut=QKeySequence("Ctrl+Shift+R"))
+        self.rebuild_action.triggered.connect(self.confirm_rebuild)
+        tools.addAction(self.rebuild_action)
+        quarantine = QAction("Show &quarantined records…", self, triggered=self.show_quarantine)
+        tools.addAction(quarantine)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(QAction("&About Order Desk", self, triggered=self.show_about))
+
+    # -- start and stop --------------------------------------------------------------------------
+    def start(self) -> None:
+        self.reload_all()
+        self.refresh_customers()
+        self._status_timer.start()
+        self.refresh_status()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self._closed = True
+        self.query.remove_listener(self.bridge.on_change)
+        self._status_timer.stop()
+        for task in self._receipt_tasks:
+            task.cancel()
+        self._save_preferences()
+        super().closeEvent(event)
+
+    def _restore_preferences(self) -> None:
+        geometry = self.prefs.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1200, 720)
+        splitter = self.prefs.value("window/splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        self._saved_customer = str(self.prefs.value("filters/customer", "") or "")
+        self.search.blockSignals(True)
+        self.search.setText(str(self.prefs.value("filters/search", "") or ""))
+        self.search.blockSignals(False)
+        self.tabs.setCurrentIndex(int(self.prefs.value("filters/tab", 0) or 0))
+        self._set_model_filters()
+
+    def _save_preferences(self) -> None:
+        self.prefs.setValue("window/geometry", self.saveGeometry())
+        self.prefs.setValue("window/splitter", self.splitter.saveState())
+        self.prefs.setValue("filters/customer", self._selected_customer() or "")
+        self.prefs.setValue("filters/search", self.search.text())
+        self.prefs.setValue("filters/tab", self.tabs.currentIndex())
+        self.prefs.sync()
+
+    # -- the tabs --------------------------------------------------------------------------------
+    def _selected_customer(self) -> str | None:
+        text = self.customer_filter.currentText()
+        return None if self.customer_filter.currentIndex() <= 0 or not text else text
+
+    def _set_model_filters(self) -> None:
+        customer = self._selected_customer() if self.customer_filter.count() else (self._saved_customer or None)
+        for model in self.models.values():
+            model.customer = customer
+            model.search = self.search.text().strip() or None
+
+    def _apply_filters(self) -> None:
+        for model in self.models.values():
+            model.set_filter(self._selected_customer(), self.search.text())
+
+    def reload_all(self) -> None:
+        self._set_model_filters()
+        for model in self.models.values():
+            model.reload()
+        self._update_tab_titles()
+
+    def _apply_changed_keys(self, keys: frozenset) -> None:
+        for model in self.models.values():
+            model.apply_changed_keys(keys)
+        known = set(self._known_customers or ())
+        if any(customer not in known for customer, _band in keys):
+            self._customers_timer.start()
+
+    def _update_tab_titles(self, *_args: object) -> None:
+        for index, band in enumerate(Band):
+            self.tabs.setTabText(index, f"{BAND_TITLES[band]} ({self.models[band].total:,})")
+
+    _known_customers: tuple[str, ...] | None = None
+
+    def refresh_customers(self) -> None:
+        customers = tuple(self.query.customers())
+        if customers == self._known_customers:
+            return
+        self._known_customers = customers
+        self.form.set_customers(customers)
+        wanted = self._selected_customer() or self._saved_customer
+        self.customer_filter.blockSignals(True)
+        self.customer_filter.clear()
+        self.customer_filter.addItem(ALL_CUSTOMERS)
+        self.customer_filter.addItems(list(customers))
+        index = self.customer_filter.findText(wanted) if wanted else 0
+        self.customer_filter.setCurrentIndex(max(index, 0))
+        self.customer_filter.blockSignals(False)
+        self._saved_customer = ""
+        self._apply_filters()
+
+    # -- placing orders --------------------------------------------------------------------------
+    @asyncSlot(object)
+    async def place_order(self, command: PlaceOrder) -> None:
+        problems = self.command.validate(command)
+        if problems:
+            self.form.show_problems(problems)
+            return
+        try:
+            receipt = await self.command.place_order(command)
+        except InvalidOrder as invalid:
+            self.form.show_problems(invalid.problems)
+            return
+        except Exception as exc:  # noqa: BLE001 - shown to the person at the counter
+            log.exception("placing an order failed")
+            self.form.show_receipt(f"Not placed: {exc}")
+            return
+        self.form.reset()
+        self._latest_command_id = receipt.command_id
+        self._show_receipt(command.customer_id.strip(), receipt, "accepted (queued)")
+        task = asyncio.ensure_future(self._follow_receipt(command.customer_id.strip(), receipt))
+        self._receipt_tasks.add(task)
+        task.add_done_callback(self._receipt_tasks.discard)
+
+    def _show_receipt(self, customer: str, receipt: Any, state: str) -> None:
+        if receipt.command_id != self._latest_command_id:
+            return
+        where = "" if receipt.partition is None else f" · partition {receipt.partition}, offset {receipt.offset}"
+        self.form.show_receipt(f"Order {str(receipt.order_id)[:8]} for {customer}: <b>{state}</b>{where}")
+
+    async def _follow_receipt(self, customer: str, receipt: Any) -> None:
+        try:
+            published = await self.command.wait_published(receipt.command_id, PUBLISH_WAIT_S)
+            self._show_receipt(customer, published, "published")
+            loop = asyncio.get_running_loop()
+            visible = await loop.run_in_executor(
+                None, self.query.wait_until_visible, published.partition, published.offset, VISIBLE_WAIT_S
+            )
+            self._show_receipt(customer, published, "visible" if visible else "published (view catching up)")
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the receipt stays as it was; the order is safe in the outbox
+            log.exception("following receipt %s failed", receipt.command_id)
+
+    # -- status ----------------------------------------------------------------------------------
+    def _collect_status(self) -> DeskStatus:
+        runtime = self.runtime
+        kind = "embedded broker" if runtime.embedded else "external cluster"
+        problem = runtime.broker_error or self.command.last_error or self.query.projector_error
+        connected = runtime.connection is not None and self.command.relay_connected and not self.query.projector_error
+        try:
+            lag: int | None = self.query.lag(fresh=False, timeout=2.0).total
+        except Exception:  # noqa: BLE001 - unknown while the broker is away
+            lag = None
+        rebuild = self.query.rebuild_status
+        rebuilding = None
+        if rebuild is not None:
+            rebuilding = f"Rebuilding the view ({rebuild.reason}): {rebuild.progress.fraction:.0%}"
+        return DeskStatus(
+            rebuilding=rebuilding,
+            broker=f"{kind} at {runtime.bootstrap_servers}",
+            connected=connected,
+            lag=lag,
+            pending=self.command.pending_count(),
+            quarantined=self.query.read_model.quarantined_count(),
+            problem=problem,
+        )
+
+    _status_busy = False
+    _closed = False
+
+    @asyncSlot()
+    async def refresh_status(self) -> None:
+        if self._status_busy:
+            return
+        self._status_busy = True
+        try:
+            status = await asyncio.get_running_loop().run_in_executor(None, self._collect_status)
+            if not self._closed:
+                self.status.show_status(status)
+        except Exception:  # noqa: BLE001
+            log.exception("status refresh failed")
+        finally:
+            self._status_busy = False
+
+    def show_quarantine(self) -> None:
+        rows = self.query.quarantined(200)
+        box = QMessageBox(self)
+        box.setWindowTitle("Quarantined records")
+        box.setIcon(QMessageBox.Icon.Information)
+        if not rows:
+            box.setText("No records are quarantined: every record on the topic was a valid event.")
+        else:
+            box.setText(f"{len(rows)} most recent quarantined records (they were skipped, nothing else changed):")
+            lines = [f"{r.quarantined_at:%Y-%m-%d %H:%M:%S}  partition {r.partition} offset {r.offset}: {r.reason}"
+                     for r in rows]
+            box.setDetailedText("\n".join(lines))
+        box.open()
+
+    def show_about(self) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle("About Order Desk")
+        box.setText(
+            f"<b>Order Desk {__version__}</b><br>Orders as events in Apache Kafka; a live local view per desk.<br><br>"
+            f"Python {platform.python_version()} · PySide6 {PySide6.__version__}<br>"
+            f"Data dir: {self.runtime.settings.data_dir}<br>"
+            f"Kafka: {self.runtime.bootstrap_servers} ({'embedded' if self.runtime.embedded else 'external'})<br>"
+            f"Topic: {self.runtime.settings.topic}"
+        )
+        box.open()
+
+    # -- rebuild ---------------------------------------------------------------------------------
+    def confirm_rebuild(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Question, "Rebuild read model",
+                          "Replay the whole event log into a fresh read model?\n\n"
+                          "Orders are not affected. The tabs keep showing the current view "
+                          "and switch to the new one when it is complete.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setDefaultButton(QMessageBox.StandardButton.Yes)
+        box.finished.connect(lambda result: self.start_rebuild() if result == QMessageBox.StandardButton.Yes else None)
+        self._confirm_box = box
+        box.open()
+
+    def start_rebuild(self) -> None:
+        if self.rebuild_dialog is not None:
+            return
+        self.rebuild_action.setEnabled(False)
+        self._rebuild_cancel = False
+        dialog = RebuildDialog(self)
+        dialog.cancelRequested.connect(self._cancel_rebuild)
+        self.rebuild_dialog = dialog
+        dialog.show()
+        asyncio.get_event_loop().run_in_executor(None, self._run_rebuild)
+
+    def _cancel_rebuild(self) -> None:
+        self._rebuild_cancel = True
+
+    def _run_rebuild(self) -> None:
+        """Runs in a worker thread; reports through the bridge's queued signals."""
+        try:
+            outcome = self.query.rebuild(
+                progress=lambda done, total: self.bridge.rebuildProgress.emit(done, total),
+                cancel=lambda: self._rebuild_cancel,
+            )
+        except Exception as exc:  # noqa: BLE001
+            log.exception("rebuild failed")
+            self.bridge.rebuildFinished.emit(False, str(exc))
+            return
+        message = (f"Read model rebuilt from {outcome.total:,} events." if outcome.completed
+                   else "Rebuild cancelled; the view is unchanged.")
+        self.bridge.rebuildFinished.emit(outcome.completed, message)
+
+    def _rebuild_progress(self, done: int, total: int) -> None:
+        if self.rebuild_dialog is not None:
+            self.rebuild_dialog.show_progress(done, total)
+
+    def _rebuild_finished(self, completed: bool, message: str) -> None:
+        if self.rebuild_dialog is not None:
+            self.rebuild_dialog.close()
+            self.rebuild_dialog.deleteLater()
+            self.rebuild_dialog = None
+        self.rebuild_action.setEnabled(True)
+        self.reload_all()
+        self.statusBar().showMessage(message, 8000)
