@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 from sqlalchemy.exc import OperationalError
 
+from desktop_app.kafka_errors import explain_unreachable
 from desktop_app.query.log_end import topic_end_offsets
 from desktop_app.query.projector import BatchOutcome, Projector, ViewKey
 from desktop_app.query.schema import ensure_schema, open_engine
@@ -158,7 +160,10 @@ class ProjectorThread:
                 raise
             except Exception as exc:  # noqa: BLE001 - nothing may end the projector but stop()
                 self.error_count += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, KafkaConnectionError):
+                    self.last_error = f"cannot reach the broker: {await explain_unreachable(self._client_kwargs)}"
+                else:
+                    self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("%s of %s failed (%s); retrying in %.1fs", self.role, self.topic, self.last_error, delay,
                             exc_info=log.isEnabledFor(logging.DEBUG))
                 if self.batches_since_start:

@@ -1,0 +1,135 @@
+"""The reliability suite's oracle: read the whole event log and say what the view must be.
+
+The expected view is computed here from the log's distinct events (one per event_id), independently of
+the projector, and compared with the app's view and with a fresh replay into an empty read model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from desktop_app import contracts
+from desktop_app.query.log_end import read_end_offsets, topic_end_offsets
+from desktop_app.query.service import QueryService
+from desktop_app.query.views import ItemRow
+
+READ_TIMEOUT_S = 180.0
+
+ViewKey = tuple[str, str, int]  # (customer_id, item, unit_price_pence)
+Totals = tuple[int, int]  # (quantity, orders)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRecord:
+    partition: int
+    offset: int
+    event: contracts.EventEnvelope | None  # None: malformed
+    size: int  # bytes of the value
+
+
+async def read_log(client_kwargs: Mapping[str, Any], topic: str) -> list[LoggedRecord]:
+    """Every record of the topic from the beginning to its end now, in (partition, offset) order."""
+    consumer = AIOKafkaConsumer(**client_kwargs, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20)
+    await consumer.start()
+    try:
+        ends = await topic_end_offsets(consumer, topic)
+        tps = [TopicPartition(topic, p) for p in sorted(ends)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        records: list[LoggedRecord] = []
+        async with asyncio.timeout(READ_TIMEOUT_S):
+            while [tp for tp in tps if await consumer.position(tp) < ends[tp.partition]]:
+                for batch in (await consumer.getmany(timeout_ms=200, max_records=5000)).values():
+                    for record in batch:
+                        if record.offset >= ends[record.partition]:
+                            continue
+                        try:
+                            event: contracts.EventEnvelope | None = contracts.decode(record.value, record.headers)
+                        except contracts.MalformedRecord:
+                            event = None
+                        records.append(LoggedRecord(record.partition, record.offset, event, len(record.value or b"")))
+        return sorted(records, key=lambda r: (r.partition, r.offset))
+    finally:
+        await consumer.stop()
+
+
+def end_offsets(client_kwargs: Mapping[str, Any], topic: str) -> dict[int, int]:
+    return asyncio.run(read_end_offsets(dict(client_kwargs), topic))
+
+
+@dataclass
+class LogAudit:
+    """What the log holds, per command and per event."""
+
+    records: int = 0
+    malformed: list[tuple[int, int]] = field(default_factory=list)  # (partition, offset)
+    events: dict[Any, contracts.EventEnvelope] = field(default_factory=dict)  # event_id -> first copy
+    positions: dict[Any, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
+    event_ids_by_command: dict[str, set[Any]] = field(default_factory=lambda: defaultdict(set))
+
+    @property
+    def duplicate_records(self) -> int:
+        """Records that repeat an event already in the log (a re-send after a crash or a fault)."""
+        return self.records - len(self.malformed) - len(self.events)
+
+    def commands_with_several_events(self) -> dict[str, set[Any]]:
+        return {command: ids for command, ids in self.event_ids_by_command.items() if len(ids) != 1}
+
+
+def audit(records: Iterable[LoggedRecord]) -> LogAudit:
+    result = LogAudit()
+    for record in records:
+        result.records += 1
+        if record.event is None:
+            result.malformed.append((record.partition, record.offset))
+            continue
+        event = record.event
+        result.events.setdefault(event.event_id, event)
+        result.positions[event.event_id].append((record.partition, record.offset))
+        result.event_ids_by_command[event.payload.command_id].add(event.event_id)
+    return result
+
+
+def expected_view(events: Iterable[contracts.EventEnvelope]) -> dict[ViewKey, Totals]:
+    """(customer, item, price) -> (total quantity, number of orders), each event counted once."""
+    quantity: Counter[ViewKey] = Counter()
+    orders: Counter[ViewKey] = Counter()
+    for event in events:
+        in_this_order: set[ViewKey] = set()
+        for line in event.payload.lines:
+            key = (event.payload.customer_id, line.item, line.unit_price_pence)
+            quantity[key] += line.quantity
+            in_this_order.add(key)
+        orders.update(in_this_order)
+    return {key: (quantity[key], orders[key]) for key in quantity}
+
+
+def view_totals(rows: Iterable[ItemRow]) -> dict[ViewKey, Totals]:
+    return {(r.customer_id, r.item, r.unit_price_pence): (r.quantity, r.orders) for r in rows}
+
+
+def full_rows(rows: Iterable[ItemRow]) -> list[tuple]:
+    """Every column of the view, for comparing two read models exactly."""
+    return sorted(
+        (r.customer_id, r.item, r.unit_price_pence, r.band.value, r.quantity, r.orders, r.first_ordered, r.last_ordered)
+        for r in rows
+    )
+
+
+def replay_fresh(client_kwargs: Mapping[str, Any], topic: str, folder: Path, timeout: float = READ_TIMEOUT_S) -> list[ItemRow]:
+    """Project the whole log into an empty read model under `folder`; its rows once caught up."""
+    folder.mkdir(parents=True, exist_ok=True)
+    service = QueryService(folder / "readmodel.db", client_kwargs, topic)
+    try:
+        assert service.start(), "a fresh read model must be projected by this service"
+        assert service.catch_up(timeout), f"fresh replay did not catch up within {timeout}s"
+        return service.items()
+    finally:
+        service.close()

@@ -1,0 +1,44 @@
+"""Orders for the fault tests: many customers, items and prices across every band, reproducible by seed."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+from desktop_app.command.model import LineInput, PlaceOrder
+
+CUSTOMERS = [f"customer-{n:02d}" for n in range(12)]
+ITEMS = ["Tea", "Mug", "Kettle", "Lamp", "Chair", "Desk", "Pen", "Notebook", "Rug", "Clock"]
+PRICES_PENCE = [1, 99, 499, 500, 501, 1250, 4999, 5000, 5001, 12_000, 99_999]  # both sides of each band edge
+
+
+def unique_topic(prefix: str = "orders") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def pounds(pence: int) -> str:
+    """Pence as the price a person types: "4.99"."""
+    return f"{pence // 100}.{pence % 100:02d}"
+
+
+def order_fields(rng: random.Random, command_id: str, *, unique_item: bool = False) -> dict[str, Any]:
+    """One order as typed: customer, command id and 1-3 lines of (item, price, quantity) text.
+
+    With unique_item, the first line's item carries the command id, so the order has its own view row.
+    """
+    lines = []
+    for number in range(rng.randint(1, 3)):
+        item = rng.choice(ITEMS)
+        if unique_item and number == 0:
+            item = f"{item} {command_id}"
+        lines.append([item, pounds(rng.choice(PRICES_PENCE)), str(rng.randint(1, 20))])
+    return {"customer": rng.choice(CUSTOMERS), "command_id": command_id, "lines": lines}
+
+
+def place_order_command(fields: dict[str, Any]) -> PlaceOrder:
+    return PlaceOrder(
+        fields["customer"],
+        tuple(LineInput(item, price, quantity) for item, price, quantity in fields["lines"]),
+        fields["command_id"],
+    )
