@@ -29,11 +29,19 @@ async def topic_end_offsets(consumer: AIOKafkaConsumer, topic: str) -> dict[int,
 async def read_end_offsets(client_kwargs: dict[str, Any], topic: str) -> dict[int, int]:
     """The topic's end offsets, asked with a short-lived consumer."""
     consumer = AIOKafkaConsumer(**client_kwargs, group_id=None, enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()
         return await topic_end_offsets(consumer, topic)
     finally:
         await consumer.stop()
+
+
+def plain_event_loop() -> asyncio.AbstractEventLoop:
+    """A standard asyncio loop for a worker thread, whatever loop policy the GUI installed.
+
+    qasync.run() installs a policy whose new loops are Qt loops; those only work on the GUI thread.
+    """
+    return asyncio.DefaultEventLoopPolicy().new_event_loop()
 
 
 def run_blocking(make_coroutine: Callable[[], Awaitable[T]], timeout: float) -> T:
@@ -48,7 +56,8 @@ def run_blocking(make_coroutine: Callable[[], Awaitable[T]], timeout: float) -> 
             return await asyncio.wait_for(make_coroutine(), timeout)
 
         try:
-            outcome["value"] = asyncio.run(bounded())
+            with asyncio.Runner(loop_factory=plain_event_loop) as runner:
+                outcome["value"] = runner.run(bounded())
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
             outcome["error"] = exc
 

@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaConnectionError
 from sqlalchemy.exc import OperationalError
 
 from desktop_app.kafka_errors import explain_unreachable
-from desktop_app.query.log_end import topic_end_offsets
+from desktop_app.query.log_end import plain_event_loop, topic_end_offsets
 from desktop_app.query.projector import BatchOutcome, Projector, ViewKey
 from desktop_app.query.schema import ensure_schema, open_engine
 
@@ -135,7 +135,7 @@ class ProjectorThread:
         return self._thread is not None and self._thread.is_alive()
 
     def _thread_main(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = plain_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
