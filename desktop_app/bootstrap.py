@@ -98,8 +98,12 @@ def command_service(settings: Settings, bootstrap_servers: str) -> CommandServic
     )
 
 
-def query_service(settings: Settings, bootstrap_servers: str) -> QueryService:
-    return QueryService(settings.readmodel_db_path, settings.kafka_client_kwargs(bootstrap_servers), settings.topic)
+def query_service(settings: Settings, bootstrap_servers: str, *, rebuild_outdated: bool = True) -> QueryService:
+    """`rebuild_outdated`: rebuild a view built by another projection version when this one projects."""
+    return QueryService(
+        settings.readmodel_db_path, settings.kafka_client_kwargs(bootstrap_servers), settings.topic,
+        rebuild_outdated=rebuild_outdated,
+    )
 
 
 async def reachable_or_known_servers(settings: Settings) -> str:

@@ -12,7 +12,7 @@ from typing import Any, TextIO, TypeVar
 
 from desktop_app.query.bands import Band
 from desktop_app.query.rebuild import RebuildOutcome, RebuildProgress
-from desktop_app.query.service import NotProjectingError, QueryService, default_lock_path
+from desktop_app.query.service import NotProjectingError, QueryService
 from desktop_app.query.views import ItemRow, Summary
 from desktop_app.settings import Settings
 
@@ -65,10 +65,9 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
 
 # -- running a command with a query service ------------------------------------------------------------------
 def _offline_service(settings: Settings) -> QueryService:
-    return QueryService(
-        settings.readmodel_db_path, settings.kafka_client_kwargs(), settings.topic,
-        lock_path=default_lock_path(settings.readmodel_db_path), rebuild_outdated=False,
-    )
+    from desktop_app.bootstrap import query_service
+
+    return query_service(settings, settings.bootstrap_servers, rebuild_outdated=False)
 
 
 def _with_live_service(
@@ -78,14 +77,11 @@ def _with_live_service(
 
     The service works in its own threads, so the blocking calls below do not need this loop.
     """
-    from desktop_app.bootstrap import open_broker
+    from desktop_app.bootstrap import open_broker, query_service
 
     async def run() -> T:
         async with open_broker(settings) as bootstrap_servers:
-            service = QueryService(
-                settings.readmodel_db_path, settings.kafka_client_kwargs(bootstrap_servers), settings.topic,
-                lock_path=default_lock_path(settings.readmodel_db_path), rebuild_outdated=rebuild_outdated,
-            )
+            service = query_service(settings, bootstrap_servers, rebuild_outdated=rebuild_outdated)
             try:
                 service.start()
                 if sync_timeout is not None and not service.catch_up(sync_timeout):
