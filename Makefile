@@ -38,6 +38,12 @@ test-all: jars
 test-unit: $(STAMP)
 	$(PYTEST) tests/unit
 
+bench: jars
+	$(BIN)/python -m bench.run
+
+bench-quick: jars
+	$(BIN)/python -m bench.run --quick
+
 screenshots: jars
 	ORDER_DESK_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PYTEST) tests/ui/test_screenshots.py
 

@@ -4,7 +4,9 @@ This package root imports no aiokafka, so the UI can use the command model and r
 itself is `desktop_app.command.service.CommandService`.
 """
 
-from desktop_app.command.model import InvalidOrder, LineInput, PlaceOrder, Problem, validate
+from desktop_app.command.model import InvalidOrder, InvalidOrders, LineInput, PlaceOrder, Problem, validate
 from desktop_app.command.outbox import CommandIdReused, Receipt
 
-__all__ = ["CommandIdReused", "InvalidOrder", "LineInput", "PlaceOrder", "Problem", "Receipt", "validate"]
+__all__ = [
+    "CommandIdReused", "InvalidOrder", "InvalidOrders", "LineInput", "PlaceOrder", "Problem", "Receipt", "validate",
+]

@@ -55,6 +55,17 @@ class InvalidOrder(ValueError):
         self.problems = problems
 
 
+class InvalidOrders(ValueError):
+    """Some commands of a batch were refused, so none was accepted; `refused` maps each refused
+    command's position in the batch (0-based) to its problems."""
+
+    def __init__(self, refused: dict[int, tuple[Problem, ...]]) -> None:
+        first = min(refused)
+        more = f" (and {len(refused) - 1} more refused)" if len(refused) > 1 else ""
+        super().__init__(f"order {first + 1}: " + "; ".join(str(p) for p in refused[first]) + more)
+        self.refused = refused
+
+
 @dataclass(frozen=True, slots=True)
 class LineInput:
     """One order line as typed: the item label, the unit price in pounds ("4.99"), the quantity."""
@@ -175,7 +186,9 @@ def clean_label(value: object, max_length: int) -> str:
         raise ValueError("is required")
     if len(text) > max_length:
         raise ValueError(f"at most {max_length} characters (this has {len(text)})")
-    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in text):
+    if not (text.isascii() and text.isprintable()) and any(  # printable ASCII has none: skip the scan
+        unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in text
+    ):
         raise ValueError("must not contain control characters")
     return text
 
@@ -186,7 +199,9 @@ def check_command_id(value: object) -> str:
         raise ValueError("is required")
     if len(value) > MAX_COMMAND_ID:
         raise ValueError(f"at most {MAX_COMMAND_ID} characters (this has {len(value)})")
-    if any(ch.isspace() or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in value):
+    if not (value.isascii() and value.isprintable() and " " not in value) and any(  # the common case: no scan
+        ch.isspace() or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in value
+    ):
         raise ValueError("must not contain spaces or control characters")
     return value
 
@@ -201,14 +216,16 @@ def _is_decimal_number(text: str) -> bool:
 def _examine(cmd: PlaceOrder) -> tuple[ValidOrder | None, tuple[Problem, ...]]:
     problems: list[Problem] = []
 
-    def take(field_name: str, parse, value):  # type: ignore[no-untyped-def]
+    def take(where: str | tuple[int, str], parse, *args):  # type: ignore[no-untyped-def]
+        """parse(*args), or None with the problem noted; `where` is a field or (line number, line field)."""
         try:
-            return parse(value)
+            return parse(*args)
         except ValueError as exc:
+            field_name = where if isinstance(where, str) else f"line[{where[0]}].{where[1]}"
             problems.append(Problem(field_name, str(exc)))
             return None
 
-    customer_id = take("customer", lambda v: clean_label(v, contracts.MAX_CUSTOMER_ID), cmd.customer_id)
+    customer_id = take("customer", clean_label, cmd.customer_id, contracts.MAX_CUSTOMER_ID)
     command_id = take("command_id", check_command_id, cmd.command_id)
 
     raw_lines = cmd.lines if isinstance(cmd.lines, tuple) else ()
@@ -222,9 +239,9 @@ def _examine(cmd: PlaceOrder) -> tuple[ValidOrder | None, tuple[Problem, ...]]:
         if not isinstance(line, LineInput):
             problems.append(Problem(f"line[{number}].item", "is not an order line"))
             continue
-        item = take(f"line[{number}].item", lambda v: clean_label(v, contracts.MAX_ITEM), line.item)
-        pence = take(f"line[{number}].price", parse_price_pence, line.price)
-        quantity = take(f"line[{number}].quantity", parse_quantity, line.quantity)
+        item = take((number, "item"), clean_label, line.item, contracts.MAX_ITEM)
+        pence = take((number, "price"), parse_price_pence, line.price)
+        quantity = take((number, "quantity"), parse_quantity, line.quantity)
         if item is not None and pence is not None and quantity is not None:
             lines.append(contracts.OrderLine(item=item, unit_price_pence=pence, quantity=quantity))
 

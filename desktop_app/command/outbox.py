@@ -77,14 +77,22 @@ class Receipt:
 
 @dataclass(frozen=True, slots=True)
 class PendingEvent:
-    """An accepted event not yet acknowledged by the broker."""
+    """An accepted event not yet acknowledged by the broker.
+
+    `event_json` is the event exactly as `contracts.encode` writes a record's value (the outbox stores
+    `model_dump_json()`), so the relay sends it as it is; `event` parses it, for whoever needs the fields.
+    """
 
     seq: int
     command_id: str
     event_id: uuid.UUID
     customer_id: str
-    event: contracts.EventEnvelope
+    event_json: bytes
     attempted_at: float | None
+
+    @property
+    def event(self) -> contracts.EventEnvelope:
+        return contracts.EventEnvelope.model_validate_json(self.event_json)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,31 +191,44 @@ class Outbox:
         For a known command_id the first receipt comes back; raises CommandIdReused if that command
         was for a different customer or different lines.
         """
-        payload = event.payload
+        return self.accept_many([event])[0]
+
+    def accept_many(self, events: Sequence[contracts.EventEnvelope]) -> list[tuple[Receipt, bool]]:
+        """`accept` for many events in ONE transaction (one sync to disk): all are stored, or none.
+
+        Returns (receipt, newly_accepted) per event, in order. A command id repeated within the batch, or
+        seen before, gets its first receipt. CommandIdReused (for any event) rolls the whole batch back.
+        """
+        outcomes: list[tuple[Receipt, bool]] = []
         with self._write() as conn:
-            cursor = conn.execute(
-                "INSERT INTO outbox (command_id, event_id, order_id, customer_id, event_json, accepted_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (command_id) DO NOTHING",
-                (
-                    payload.command_id,
-                    str(event.event_id),
-                    str(payload.order_id),
-                    payload.customer_id,
-                    event.model_dump_json().encode("utf-8"),
-                    _now(),
-                ),
-            )
-            created = cursor.rowcount == 1
-            row = conn.execute(
-                f"SELECT {_RECEIPT_COLUMNS}, event_json FROM outbox WHERE command_id = ?",
-                (payload.command_id,),
-            ).fetchone()
-        receipt = _receipt(row[:-1])
-        if not created:
-            first = contracts.EventEnvelope.model_validate_json(row[-1]).payload
-            if (first.customer_id, first.lines) != (payload.customer_id, payload.lines):
-                raise CommandIdReused(payload.command_id)
-        return receipt, created
+            accepted_at = _now()
+            for event in events:
+                payload = event.payload
+                created = conn.execute(
+                    "INSERT INTO outbox (command_id, event_id, order_id, customer_id, event_json, accepted_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (command_id) DO NOTHING",
+                    (
+                        payload.command_id,
+                        str(event.event_id),
+                        str(payload.order_id),
+                        payload.customer_id,
+                        event.model_dump_json().encode("utf-8"),
+                        accepted_at,
+                    ),
+                ).rowcount == 1
+                if created:
+                    receipt = Receipt(payload.order_id, payload.command_id, "accepted", None, None, event.event_id)
+                else:
+                    row = conn.execute(
+                        f"SELECT {_RECEIPT_COLUMNS}, event_json FROM outbox WHERE command_id = ?",
+                        (payload.command_id,),
+                    ).fetchone()
+                    first = contracts.EventEnvelope.model_validate_json(row[-1]).payload
+                    if (first.customer_id, first.lines) != (payload.customer_id, payload.lines):
+                        raise CommandIdReused(payload.command_id)  # rolls back the whole batch
+                    receipt = _receipt(row[:-1])
+                outcomes.append((receipt, created))
+        return outcomes
 
     def mark_attempted(self, seqs: Iterable[int], at: float | None = None) -> None:
         """Note the first time these events were handed to a producer (bounds a later log search)."""
@@ -254,7 +275,7 @@ class Outbox:
                 command_id=command_id,
                 event_id=uuid.UUID(event_id),
                 customer_id=customer_id,
-                event=contracts.EventEnvelope.model_validate_json(event_json),
+                event_json=bytes(event_json),
                 attempted_at=attempted_at,
             )
             for seq, command_id, event_id, customer_id, event_json, attempted_at in rows

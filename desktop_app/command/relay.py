@@ -57,6 +57,15 @@ from desktop_app.kafka_errors import explain_unreachable
 log = logging.getLogger(__name__)
 
 
+# The headers `contracts.encode` gives every OrderPlaced v1 record (the only event the outbox holds). The
+# relay sends the stored JSON with them, instead of parsing and re-encoding each event.
+ORDER_PLACED_HEADERS = [
+    (contracts.HEADER_EVENT_TYPE, contracts.ORDER_PLACED.encode("ascii")),
+    (contracts.HEADER_SCHEMA_VERSION, str(contracts.SCHEMA_VERSION).encode("ascii")),
+    (contracts.HEADER_CONTENT_TYPE, b"application/json"),
+]
+
+
 @dataclass(frozen=True, slots=True)
 class RelayOptions:
     batch_size: int = 500
@@ -299,11 +308,11 @@ class Relay:
         futures: list[asyncio.Future[Any]] = []
         send_error: Exception | None = None
         for pending in batch:
-            record = contracts.encode(pending.event)
             try:
                 futures.append(
                     await producer.send(
-                        self._topic, record.value, key=record.key, headers=list(record.headers)
+                        self._topic, pending.event_json, key=pending.customer_id.encode("utf-8"),
+                        headers=ORDER_PLACED_HEADERS,
                     )
                 )
             except Exception as exc:  # the rest stays pending; what was handed over is awaited below
