@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import bisect
+import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from desktop_app.query.bands import Band
 from desktop_app.query.views import ItemRow, pence_to_decimal
 
+log = logging.getLogger(__name__)
+
 PAGE_SIZE = 500
-KEYS_PER_SLICE = 20  # changed keys re-read at a time ...
-SLICE_BUDGET_S = 0.012  # ... until this much GUI time is spent; the rest waits for the next turn
+KEYS_PER_READ = 64  # changed keys re-read per trip to the reader thread
 FLASH_SECONDS = 1.5
 FLASH_COLOUR = QColor(255, 236, 153)
 
@@ -90,6 +93,7 @@ class ItemsTableModel(QAbstractTableModel):
     """Rows of one band. Loads pages as the view scrolls; applies changed keys without a reset."""
 
     totalChanged = Signal(int)
+    _rowsRead = Signal(int, object, int)  # generation, rows, total (-1: unknown)
 
     def __init__(self, source: ItemsSource, band: Band, parent: Any = None) -> None:
         super().__init__(parent)
@@ -108,6 +112,10 @@ class ItemsTableModel(QAbstractTableModel):
         self._flash_timer.setInterval(250)
         self._flash_timer.timeout.connect(self._expire_flashes)
         self._queued: set[tuple[str, Band]] = set()
+        self._generation = 0  # bumped by every reload: reads started before it are dropped
+        self._reading = False
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"rows-{band.value}")
+        self._rowsRead.connect(self._apply_read)  # queued: emitted from the reader thread
         self._drain_timer = QTimer(self)
         self._drain_timer.setSingleShot(True)
         self._drain_timer.setInterval(0)
@@ -130,6 +138,7 @@ class ItemsTableModel(QAbstractTableModel):
         """A full reset: only for a filter or sort change, or a rebuilt read model."""
         self.beginResetModel()
         self._queued.clear()
+        self._generation += 1
         self._rows = []
         self._keys = []
         self._key_of = {}
@@ -183,10 +192,11 @@ class ItemsTableModel(QAbstractTableModel):
     @property
     def busy(self) -> bool:
         """True while changed keys are still waiting to be applied."""
-        return bool(self._queued)
+        return bool(self._queued) or self._reading
 
     def apply_changed_keys(self, keys: Iterable[tuple[str, Band | str]]) -> None:
-        """Queue changed (customer, band) keys; they are re-read and applied in short slices."""
+        """Queue changed (customer, band) keys. A reader thread re-reads their rows, so the GUI thread
+        never waits on SQLite while the projector writes; the rows are then applied in place."""
         self._queued.update(
             (customer, self.band) for customer, band in keys
             if Band(band) == self.band and (self.customer is None or customer == self.customer)
@@ -195,16 +205,50 @@ class ItemsTableModel(QAbstractTableModel):
             self._drain_timer.start()
 
     def _drain(self) -> None:
-        started = time.perf_counter()
-        changed = False
-        while self._queued and time.perf_counter() - started < SLICE_BUDGET_S:
-            chunk = [self._queued.pop() for _ in range(min(KEYS_PER_SLICE, len(self._queued)))]
-            changed = self._apply_rows(self.source.rows_for_keys(chunk)) or changed
-        if changed:
-            self._total = self.source.count_items(self.band, self.customer, self.search)
+        if self._reading or not self._queued:
+            return
+        chunk = [self._queued.pop() for _ in range(min(KEYS_PER_READ, len(self._queued)))]
+        loaded = [key for key in chunk if not self._beyond_loaded_pages(key[0])]
+        generation, customer, search = self._generation, self.customer, self.search
+        self._reading = True
+
+        def read() -> None:
+            try:
+                rows = self.source.rows_for_keys(loaded) if loaded else []
+                total = self.source.count_items(self.band, customer, search)
+            except Exception:  # noqa: BLE001 - reported; the keys are read again on the next change
+                log.exception("re-reading changed rows failed")
+                rows, total = [], -1
+            try:
+                self._rowsRead.emit(generation, rows, total)
+            except RuntimeError:  # the model was deleted meanwhile (window closed)
+                pass
+
+        self._reader.submit(read)
+
+    def close(self) -> None:
+        """Stop the reader thread (pending reads are dropped)."""
+        self._queued.clear()
+        self._reader.shutdown(wait=False, cancel_futures=True)
+
+    @Slot(int, object, int)
+    def _apply_read(self, generation: int, rows: list[ItemRow], total: int) -> None:
+        self._reading = False
+        if generation == self._generation:
+            self._apply_rows(rows)  # against the old total: it tells whether the pages were all loaded
+            if total >= 0:
+                self._total = total
             self.totalChanged.emit(self._total)
         if self._queued:
             self._drain_timer.start()
+
+    def _beyond_loaded_pages(self, customer: str) -> bool:
+        """True if every row of this customer sorts after the loaded pages (sorted by customer only):
+        such rows need no re-read now; fetchMore brings them when the view scrolls there."""
+        if self.sort_column != 0 or not self._rows or len(self._rows) >= self._total:
+            return False
+        last = self._rows[-1].customer_id
+        return customer < last if self.descending else customer > last
 
     def _apply_rows(self, rows: list[ItemRow]) -> bool:
         now = time.monotonic()

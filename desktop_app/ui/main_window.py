@@ -159,6 +159,8 @@ class MainWindow(QMainWindow):
         self._status_timer.stop()
         for task in self._receipt_tasks:
             task.cancel()
+        for model in self.models.values():
+            model.close()
         self._save_preferences()
         super().closeEvent(event)
 
