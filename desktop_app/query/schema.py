@@ -151,6 +151,14 @@ def ensure_schema(engine: Engine) -> None:
         )
 
 
+def store_projection_version(engine: Engine, version: int = PROJECTION_VERSION) -> None:
+    """Record which projection code built this read model (done by the projector; tests set older ones)."""
+    meta = ReadModelMeta.__table__
+    statement = sqlite_insert(meta).values(key=META_PROJECTION_VERSION, value=str(version))
+    with engine.begin() as connection:
+        connection.execute(statement.on_conflict_do_update(index_elements=[meta.c.key], set_={"value": str(version)}))
+
+
 def stored_projection_version(engine: Engine) -> int | None:
     meta = ReadModelMeta.__table__
     with engine.connect() as connection:

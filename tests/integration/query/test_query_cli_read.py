@@ -135,12 +135,14 @@ def test_reads_use_the_live_view_while_another_process_projects(orders_placed, c
         gui.close()
 
 
-def test_reads_leave_an_outdated_view_to_the_rebuild_command(orders_placed, capsys, monkeypatch) -> None:
+def test_reads_leave_an_outdated_view_to_the_rebuild_command(orders_placed, capsys) -> None:
     from desktop_app.query import schema
     from desktop_app.query.views import ReadModel
 
     run(orders_placed, capsys, "items")
-    monkeypatch.setattr(schema, "PROJECTION_VERSION", schema.PROJECTION_VERSION + 1)
+    engine = schema.open_engine(orders_placed.readmodel_db_path, writer=True)
+    schema.store_projection_version(engine, schema.PROJECTION_VERSION - 1)  # built by older projection code
+    engine.dispose()
     data_dir = orders_placed.data_dir
 
     code, out, err = run(orders_placed, capsys, "items", "--json")

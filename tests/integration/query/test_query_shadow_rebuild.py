@@ -287,17 +287,19 @@ def test_sigkill_during_a_rebuild_then_a_restart_leaves_a_correct_view_and_no_sh
     assert restarted.summary().events_applied == 4001
 
 
-def test_a_new_projection_version_rebuilds_in_the_shadow_at_start(
-    topic_ready, start_service, monkeypatch, caplog
-) -> None:
+def test_a_new_projection_version_rebuilds_in_the_shadow_at_start(topic_ready, start_service, caplog) -> None:
     first = start_service()
     fill(topic_ready, 1500)
     assert first.catch_up(WAIT_S)
     before = snapshot(first)
     assert first.read_model.projection_version() == schema.PROJECTION_VERSION
+    view_path = first.view_path
     first.close()
-    old_version, new_version = schema.PROJECTION_VERSION, schema.PROJECTION_VERSION + 1
-    monkeypatch.setattr(schema, "PROJECTION_VERSION", new_version)
+    # The view on disk was built by the previous projection code: the version bump, seen from the file.
+    old_version, new_version = schema.PROJECTION_VERSION - 1, schema.PROJECTION_VERSION
+    engine = schema.open_engine(view_path, writer=True)
+    schema.store_projection_version(engine, old_version)
+    engine.dispose()
 
     with caplog.at_level(logging.INFO, logger="desktop_app.query"):
         service = start_service(options=SLOW_SHADOW)
