@@ -1,7 +1,8 @@
-"""A read side in its own process, for crash tests: project until killed.
+"""A read side in its own process, for crash tests: project until killed, optionally rebuilding first.
 
-    python projector_process.py DB_PATH TOPIC BOOTSTRAP_SERVERS MAX_RECORDS
-Prints "projecting" once it holds the read model's lock and its projector runs.
+    python projector_process.py DB_PATH TOPIC BOOTSTRAP_SERVERS MAX_RECORDS [rebuild]
+Prints "projecting" once it holds the read model's lock and its projector runs. With `rebuild` it then
+prints "caught-up", "progress DONE TOTAL" lines while it rebuilds its view, and "rebuilt" (or "cancelled").
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from desktop_app.query.service import QueryService
 
 def main() -> int:
     db_path, topic, bootstrap_servers, max_records = sys.argv[1:5]
+    rebuild = sys.argv[5:6] == ["rebuild"]
     service = QueryService(
         Path(db_path), {"bootstrap_servers": bootstrap_servers}, topic,
         options=ProjectorOptions(max_records=int(max_records)),
@@ -24,6 +26,13 @@ def main() -> int:
         print("locked", flush=True)
         return 1
     print("projecting", flush=True)
+    if rebuild:
+        if not service.catch_up(60):
+            print("not caught up", flush=True)
+            return 1
+        print("caught-up", flush=True)
+        outcome = service.rebuild(progress=lambda done, total: print(f"progress {done} {total}", flush=True))
+        print("rebuilt" if outcome.completed else "cancelled", flush=True)
     while True:
         time.sleep(60)
 

@@ -244,8 +244,8 @@ def test_a_read_only_service_follows_the_swap_of_the_projecting_one(topic_ready,
 
 def start_rebuild_process(db_path: Path, settings, max_records: int) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "rebuild_process.py"), str(db_path), settings.topic, settings.bootstrap_servers,
-         str(max_records)],
+        [sys.executable, str(HERE / "projector_process.py"), str(db_path), settings.topic, settings.bootstrap_servers,
+         str(max_records), "rebuild"],
         stdout=subprocess.PIPE, text=True, env=child_env(),
     )
     assert process.stdout is not None
