@@ -1,11 +1,13 @@
-"""Orders for the fault tests: many customers, items and prices across every band, reproducible by seed."""
+"""Orders for tests: events by hand, and for the fault tests many customers, items and prices across every band, reproducible by seed."""
 
 from __future__ import annotations
 
 import random
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
+from desktop_app import contracts
 from desktop_app.command.model import LineInput, PlaceOrder
 
 CUSTOMERS = [f"customer-{n:02d}" for n in range(12)]
@@ -41,4 +43,16 @@ def place_order_command(fields: dict[str, Any]) -> PlaceOrder:
         fields["customer"],
         tuple(LineInput(item, price, quantity) for item, price, quantity in fields["lines"]),
         fields["command_id"],
+    )
+
+
+def order_event(customer: str, *lines: tuple[str, int, int], at: datetime | None = None,
+                source: str = "test") -> contracts.EventEnvelope:
+    """An OrderPlaced event; lines are (item, unit_price_pence, quantity)."""
+    return contracts.new_order_placed(
+        customer_id=customer,
+        command_id=f"cmd-{customer}",
+        lines=[contracts.OrderLine(item=i, unit_price_pence=p, quantity=q) for i, p, q in lines],
+        source=source,
+        occurred_at=at or datetime(2025, 1, 1, tzinfo=timezone.utc),
     )

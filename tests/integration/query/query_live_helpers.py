@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
 
 from desktop_app import contracts
+from support.order_stream import order_event
 from desktop_app.query.service import QueryService
 from desktop_app.settings import Settings
 
@@ -20,13 +21,7 @@ Wire = tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes]]]  # (key, v
 
 def order(customer: str, *lines: tuple[str, int, int], at: datetime | None = None) -> contracts.EventEnvelope:
     """An OrderPlaced event; lines are (item, unit_price_pence, quantity)."""
-    return contracts.new_order_placed(
-        customer_id=customer,
-        command_id=f"cmd-{customer}",
-        lines=[contracts.OrderLine(item=i, unit_price_pence=p, quantity=q) for i, p, q in lines],
-        source="integration-test",
-        occurred_at=at or datetime(2025, 1, 1, tzinfo=timezone.utc),
-    )
+    return order_event(customer, *lines, at=at, source="integration-test")
 
 
 def wire(event: contracts.EventEnvelope) -> Wire:

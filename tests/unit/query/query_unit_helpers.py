@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import datetime
 
 from desktop_app import contracts
+from support.order_stream import order_event
 from desktop_app.query.projector import Record
 
 TOPIC = "orders-unit"
@@ -13,13 +14,7 @@ TOPIC = "orders-unit"
 
 def order(customer: str, *lines: tuple[str, int, int], at: datetime | None = None) -> contracts.EventEnvelope:
     """An OrderPlaced event; lines are (item, unit_price_pence, quantity)."""
-    return contracts.new_order_placed(
-        customer_id=customer,
-        command_id=f"cmd-{customer}",
-        lines=[contracts.OrderLine(item=i, unit_price_pence=p, quantity=q) for i, p, q in lines],
-        source="unit-test",
-        occurred_at=at or datetime(2025, 1, 1, tzinfo=timezone.utc),
-    )
+    return order_event(customer, *lines, at=at, source="unit-test")
 
 
 class RecordFactory:
