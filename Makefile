@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $@
 
 jars: $(STAMP)
-	$(BIN)/python -m desktop_app.broker.jars
+	$(BIN)/python -m desktop_app.broker
 
 run: jars
 	$(BIN)/order-desk

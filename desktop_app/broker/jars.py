@@ -97,11 +97,18 @@ def ensure_jars(cache_dir: Path, progress: Progress = _stderr_progress) -> Path:
 
 
 def main() -> int:
-    """`python -m desktop_app.broker.jars`: fetch the jars (used by the Makefile)."""
+    """Fetch the jars, printing progress (`python -m desktop_app.broker`, used by the Makefile)."""
     from desktop_app.settings import Settings
 
+    settings = Settings()
+    if not settings.embedded:
+        print(f"Kafka cluster {settings.bootstrap_servers} configured: no embedded broker, no jars needed",
+              file=sys.stderr)
+        return 0
     try:
-        ensure_jars(Settings().cache_dir)
+        libs = ensure_jars(settings.cache_dir)
+        require_program("java")
+        print(f"Kafka {kafka_version()} jars: {libs}", file=sys.stderr)
     except (MissingPrerequisite, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -102,7 +102,7 @@ class OrderForm(QGroupBox):
         for column, text in enumerate((item, price, quantity)):
             cell = QTableWidgetItem(text)
             if column > 0:
-                cell.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+                cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.lines.setItem(row, column, cell)
         self.lines.setCurrentCell(row, 0)
         return row
