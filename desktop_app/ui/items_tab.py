@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
 KEYS_PER_READ = 64  # changed keys re-read per trip to the reader thread
+RETRY_MS = 500  # wait before re-reading keys whose read failed
 FLASH_SECONDS = 1.5
 FLASH_COLOUR = QColor(255, 236, 153)
 
@@ -93,7 +94,7 @@ class ItemsTableModel(QAbstractTableModel):
     """Rows of one band. Loads pages as the view scrolls; applies changed keys without a reset."""
 
     totalChanged = Signal(int)
-    _rowsRead = Signal(int, object, int)  # generation, rows, total (-1: unknown)
+    _rowsRead = Signal(int, object, int, object)  # generation, rows, total (-1: unknown), keys to retry
 
     def __init__(self, source: ItemsSource, band: Band, parent: Any = None) -> None:
         super().__init__(parent)
@@ -118,7 +119,6 @@ class ItemsTableModel(QAbstractTableModel):
         self._rowsRead.connect(self._apply_read)  # queued: emitted from the reader thread
         self._drain_timer = QTimer(self)
         self._drain_timer.setSingleShot(True)
-        self._drain_timer.setInterval(0)
         self._drain_timer.timeout.connect(self._drain)
         self.resets = 0
 
@@ -202,7 +202,7 @@ class ItemsTableModel(QAbstractTableModel):
             if Band(band) == self.band and (self.customer is None or customer == self.customer)
         )
         if self._queued and not self._drain_timer.isActive():
-            self._drain_timer.start()
+            self._drain_timer.start(0)
 
     def _drain(self) -> None:
         if self._reading or not self._queued:
@@ -216,11 +216,12 @@ class ItemsTableModel(QAbstractTableModel):
             try:
                 rows = self.source.rows_for_keys(loaded) if loaded else []
                 total = self.source.count_items(self.band, customer, search)
-            except Exception:  # noqa: BLE001 - reported; the keys are read again on the next change
-                log.exception("re-reading changed rows failed")
-                rows, total = [], -1
+                failed: list[tuple[str, Band]] = []
+            except Exception:  # noqa: BLE001 - reported; the keys are queued again and retried
+                log.exception("re-reading changed rows failed; retrying")
+                rows, total, failed = [], -1, chunk
             try:
-                self._rowsRead.emit(generation, rows, total)
+                self._rowsRead.emit(generation, rows, total, failed)
             except RuntimeError:  # the model was deleted meanwhile (window closed)
                 pass
 
@@ -231,16 +232,19 @@ class ItemsTableModel(QAbstractTableModel):
         self._queued.clear()
         self._reader.shutdown(wait=False, cancel_futures=True)
 
-    @Slot(int, object, int)
-    def _apply_read(self, generation: int, rows: list[ItemRow], total: int) -> None:
+    @Slot(int, object, int, object)
+    def _apply_read(self, generation: int, rows: list[ItemRow], total: int, failed: list[tuple[str, Band]]) -> None:
         self._reading = False
         if generation == self._generation:
             self._apply_rows(rows)  # against the old total: it tells whether the pages were all loaded
             if total >= 0:
                 self._total = total
             self.totalChanged.emit(self._total)
-        if self._queued:
-            self._drain_timer.start()
+            self._queued.update(failed)
+        if failed:
+            self._drain_timer.start(RETRY_MS)
+        elif self._queued:
+            self._drain_timer.start(0)
 
     def _beyond_loaded_pages(self, customer: str) -> bool:
         """True if every row of this customer sorts after the loaded pages (sorted by customer only):

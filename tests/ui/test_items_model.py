@@ -1,0 +1,88 @@
+"""ItemsTableModel against a real read model file (no broker): changed keys are applied in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support.order_stream import order_event
+
+from desktop_app import contracts
+from desktop_app.query.bands import Band
+from desktop_app.query.projector import Projector, Record
+from desktop_app.query.schema import ensure_schema, open_engine
+from desktop_app.query.views import ReadModel
+from desktop_app.ui.items_tab import ItemsTableModel
+
+TOPIC = "orders-items-model"
+
+
+class ViewWriter:
+    """Projects events into the read model file, as the projector thread would."""
+
+    def __init__(self, path: Path) -> None:
+        self.engine = open_engine(path, writer=True)
+        ensure_schema(self.engine)
+        self.projector = Projector(self.engine, TOPIC)
+        self.offset = 0
+
+    def write(self, *events: contracts.EventEnvelope) -> set[tuple[str, Band]]:
+        records = []
+        for event in events:
+            wire = contracts.encode(event)
+            records.append(Record(TOPIC, 0, self.offset, wire.value, wire.key, wire.headers))
+            self.offset += 1
+        return set(self.projector.apply(records).changed_keys)
+
+
+class FailingOnce:
+    """A read model whose first `rows_for_keys` fails, as a locked or busy database file might."""
+
+    def __init__(self, read_model: ReadModel) -> None:
+        self.read_model = read_model
+        self.failures = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.read_model, name)
+
+    def rows_for_keys(self, keys):
+        if self.failures == 0:
+            self.failures += 1
+            raise OSError("database is locked")
+        return self.read_model.rows_for_keys(keys)
+
+
+@pytest.fixture
+def view(tmp_path):
+    writer = ViewWriter(tmp_path / "readmodel.db")
+    read_model = ReadModel(tmp_path / "readmodel.db")
+    yield writer, read_model
+    read_model.close()
+    writer.engine.dispose()
+
+
+def test_changed_keys_insert_rows_without_a_reset(view, qtbot):
+    writer, read_model = view
+    model = ItemsTableModel(read_model, Band.AFFORDABLE)
+    model.reload()
+    keys = writer.write(order_event("bob", ("Lamp", 2500, 1)), order_event("amy", ("Rug", 1000, 2)))
+    model.apply_changed_keys(keys)
+    qtbot.waitUntil(lambda: not model.busy and model.rowCount() == 2, timeout=5000)
+    assert [row.customer_id for row in (model.row_at(0), model.row_at(1))] == ["amy", "bob"]
+    assert model.total == 2
+    assert model.resets == 1
+    model.close()
+
+
+def test_a_failed_re_read_is_retried_until_the_rows_are_shown(view, qtbot):
+    writer, read_model = view
+    source = FailingOnce(read_model)
+    model = ItemsTableModel(source, Band.EXPENSIVE)
+    model.reload()
+    keys = writer.write(order_event("carol", ("Blender", 8999, 1)))
+    model.apply_changed_keys(keys)
+    qtbot.waitUntil(lambda: not model.busy, timeout=5000)
+    assert source.failures == 1
+    assert model.rowCount() == 1 and model.total == 1
+    assert model.row_at(0).item == "Blender"
+    model.close()
