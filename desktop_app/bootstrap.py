@@ -7,12 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 from aiokafka.errors import KafkaError
 
 from desktop_app.broker import BrokerError, EmbeddedBroker, MissingPrerequisite, ensure_jars
 from desktop_app.broker.topics import TopicInfo, ensure_topic
 from desktop_app.command.service import CommandService
+from desktop_app.query.runner import ProjectorOptions
 from desktop_app.query.service import QueryService
 from desktop_app.settings import Settings
 
@@ -98,11 +100,13 @@ def command_service(settings: Settings, bootstrap_servers: str) -> CommandServic
     )
 
 
-def query_service(settings: Settings, bootstrap_servers: str, *, rebuild_outdated: bool = True) -> QueryService:
-    """`rebuild_outdated`: rebuild a view built by another projection version when this one projects."""
+def query_service(settings: Settings, bootstrap_servers: str, *, rebuild_outdated: bool = True,
+                  isolation: Literal["thread", "process"] = "thread") -> QueryService:
+    """`rebuild_outdated`: rebuild a view built by another projection version when this one projects.
+    `isolation`: project in a thread (the CLI: it only waits meanwhile) or a child process (the window)."""
     return QueryService(
         settings.readmodel_db_path, settings.kafka_client_kwargs(bootstrap_servers), settings.topic,
-        rebuild_outdated=rebuild_outdated,
+        options=ProjectorOptions(isolation=isolation), rebuild_outdated=rebuild_outdated,
     )
 
 
@@ -142,7 +146,7 @@ class DeskRuntime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.bootstrap_servers = known_bootstrap_servers(settings)
         self.command = command_service(settings, self.bootstrap_servers)
-        self.query = query_service(settings, self.bootstrap_servers)
+        self.query = query_service(settings, self.bootstrap_servers, isolation=settings.projector_isolation)
         self.connection: BrokerConnection | None = None
         self.broker_error: str | None = None
         self._started_broker = False

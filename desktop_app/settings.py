@@ -57,6 +57,11 @@ class Settings(BaseSettings):
 
     broker_heap: str = Field(default="512m", description="JVM heap of the embedded broker (-Xmx).")
     broker_start_timeout_s: float = 60.0
+    projector_isolation: Literal["process", "thread"] = Field(
+        default="process",
+        description="Where the desktop window projects the read model: a child process (keeps the window "
+                    "responsive during bursts, catch-ups and rebuilds) or a thread of its own process.",
+    )
 
     @field_validator("data_dir", "cache_dir", mode="after")
     @classmethod

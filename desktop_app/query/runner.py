@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
@@ -57,9 +57,85 @@ class ProjectorOptions:
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
+    # "process": project in a child process (process_runner.py), so a burst never competes with the
+    # caller's threads (the GUI) for the interpreter lock; "thread": in a thread of this process.
+    isolation: Literal["thread", "process"] = "thread"
 
 
-class ProjectorThread:
+class ProjectorProgress:
+    """What a projector has stored and seen, for other threads to read and wait on (thread or process)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._offsets: dict[int, int] = {}
+        self._highwaters: dict[int, int] = {}
+        self.batches = 0
+        self.batches_since_start = 0  # batches since the consumer was last (re)opened
+        self.error_count = 0
+        self.last_error: str | None = None  # the latest failure, until the projector works again
+
+    @property
+    def running(self) -> bool:
+        raise NotImplementedError
+
+    def stored_offsets(self) -> dict[int, int]:
+        """The next offsets committed so far (as of the latest batch)."""
+        with self._changed:
+            return dict(self._offsets)
+
+    def known_highwaters(self) -> dict[int, int]:
+        """End offsets as of the latest fetch responses: no broker round trip, maybe a little stale."""
+        with self._changed:
+            return dict(self._highwaters)
+
+    def wait_for_offsets(
+        self,
+        targets: Mapping[int, int],
+        timeout: float | None,
+        *,
+        on_progress: Callable[[dict[int, int]], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Wait until every partition's stored next offset reaches its target. False on timeout/cancel."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._changed:
+                offsets = dict(self._offsets)
+                reached = all(offsets.get(p, 0) >= target for p, target in targets.items())
+                if not reached and not (cancel and cancel()):
+                    remaining = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+                    if remaining > 0 and self.running:
+                        self._changed.wait(remaining)
+                        offsets = dict(self._offsets)
+                        reached = all(offsets.get(p, 0) >= target for p, target in targets.items())
+            if on_progress is not None:
+                on_progress(offsets)
+            if reached:
+                return True
+            if (cancel and cancel()) or not self.running:
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+
+    def wait_until_visible(self, partition: int, offset: int, timeout: float) -> bool:
+        """True once the record at (partition, offset) is in the view (stored next offset > offset)."""
+        return self.wait_for_offsets({partition: offset + 1}, timeout)
+
+
+def offsets_in_file(db_path: Path, topic: str, busy_timeout_ms: int) -> dict[int, int]:
+    """The next offsets stored in a read-model file; empty for a missing or new file."""
+    if not db_path.exists():
+        return {}
+    engine = open_engine(db_path, create=False, busy_timeout_ms=busy_timeout_ms)
+    try:
+        return Projector(engine, topic).stored_offsets()
+    except OperationalError:  # no tables yet: a new file
+        return {}
+    finally:
+        engine.dispose()
+
+
+class ProjectorThread(ProjectorProgress):
     """Projects `topic` into the SQLite file `db_path` in a background thread until stopped."""
 
     def __init__(
@@ -72,31 +148,25 @@ class ProjectorThread:
         options: ProjectorOptions | None = None,
         role: str = "projector",
     ) -> None:
+        super().__init__()
         self.db_path = Path(db_path)
         self.topic = topic
         self.role = role  # names the thread and the log lines: "projector", or "shadow" for a rebuild
         self._client_kwargs = dict(client_kwargs)
         self._on_change = on_change
         self.options = options or ProjectorOptions()
-        self._changed = threading.Condition()
-        self._offsets: dict[int, int] = {}
-        self._highwaters: dict[int, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
-        self.batches = 0
-        self.batches_since_start = 0  # batches since the consumer was last (re)opened
-        self.error_count = 0
-        self.last_error: str | None = None  # the latest failure, until the projector works again
 
     # -- life cycle -------------------------------------------------------------------------------------
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("projector already started")
         with self._changed:  # known at once, not only once the thread has opened the file
-            self._offsets = self._offsets_in_file()
+            self._offsets = offsets_in_file(self.db_path, self.topic, self.options.busy_timeout_ms)
         self._thread = threading.Thread(target=self._thread_main, name=f"{self.role}:{self.topic}", daemon=True)
         self._thread.start()
         self._started.wait()
@@ -262,16 +332,6 @@ class ProjectorThread:
                 log.exception("a view-change listener failed")
 
     # -- what other threads may ask -----------------------------------------------------------------------
-    def stored_offsets(self) -> dict[int, int]:
-        """The next offsets committed so far (as of the latest batch)."""
-        with self._changed:
-            return dict(self._offsets)
-
-    def known_highwaters(self) -> dict[int, int]:
-        """End offsets as of the latest fetch responses: no broker round trip, maybe a little stale."""
-        with self._changed:
-            return dict(self._highwaters)
-
     def end_offsets(self, timeout: float = 5.0) -> dict[int, int] | None:
         """End offsets asked of the broker now through this projector's consumer; None if it cannot."""
         loop = self._loop
@@ -290,36 +350,3 @@ class ProjectorThread:
         if consumer is None:
             raise RuntimeError("projector consumer not running")
         return await topic_end_offsets(consumer, self.topic)
-
-    def wait_for_offsets(
-        self,
-        targets: Mapping[int, int],
-        timeout: float | None,
-        *,
-        on_progress: Callable[[dict[int, int]], None] | None = None,
-        cancel: Callable[[], bool] | None = None,
-    ) -> bool:
-        """Wait until every partition's stored next offset reaches its target. False on timeout/cancel."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._changed:
-                offsets = dict(self._offsets)
-                reached = all(offsets.get(p, 0) >= target for p, target in targets.items())
-                if not reached and not (cancel and cancel()):
-                    remaining = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
-                    if remaining > 0 and self.running:
-                        self._changed.wait(remaining)
-                        offsets = dict(self._offsets)
-                        reached = all(offsets.get(p, 0) >= target for p, target in targets.items())
-            if on_progress is not None:
-                on_progress(offsets)
-            if reached:
-                return True
-            if (cancel and cancel()) or not self.running:
-                return False
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-
-    def wait_until_visible(self, partition: int, offset: int, timeout: float) -> bool:
-        """True once the record at (partition, offset) is in the view (stored next offset > offset)."""
-        return self.wait_for_offsets({partition: offset + 1}, timeout)

@@ -1,0 +1,357 @@
+"""The projector in a child process, mirrored in this one.
+
+Projecting is CPU-bound Python: in the GUI's process it takes the interpreter lock from the window during a
+burst, a catch-up or a rebuild. `ProjectorProcess` runs the same `ProjectorThread` in a spawned child and
+offers the same API here: every committed batch comes back over a pipe as a `ViewChange` (listeners are
+called on this process's pipe-reader thread), with the stored offsets, high-water marks and last error.
+The child's log lines are re-logged here. The child stops (finishing its batch) when this process ends,
+since the pipe then closes, and is restarted after a back-off should it die by itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import multiprocessing
+import os
+import signal
+import ssl
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from desktop_app.query.runner import (
+    ChangeListener,
+    ProjectorOptions,
+    ProjectorProgress,
+    ProjectorThread,
+    ViewChange,
+    offsets_in_file,
+)
+
+log = logging.getLogger(__name__)
+
+STATE_EVERY_S = 0.25  # how often the child reports high-water marks and errors while no batch commits
+RESTART_DELAY_S = 1.0
+STOP_GRACE_S = 15.0
+
+_SPAWN = multiprocessing.get_context("spawn")  # never fork a process that runs Qt and asyncio threads
+
+
+# -- the parent's side ----------------------------------------------------------------------------------------
+
+
+class ProjectorProcess(ProjectorProgress):
+    """Projects `topic` into the SQLite file `db_path` in a child process until stopped."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        client_kwargs: Mapping[str, Any],
+        topic: str,
+        *,
+        on_change: ChangeListener | None = None,
+        options: ProjectorOptions | None = None,
+        role: str = "projector",
+    ) -> None:
+        super().__init__()
+        self.db_path = Path(db_path)
+        self.topic = topic
+        self.role = role
+        self.options = options or ProjectorOptions()
+        self._client_kwargs = dict(client_kwargs)
+        self._on_change = on_change
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._send_lock = threading.Lock()
+        self._supervisor: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._requests = itertools.count()
+        self._answers: dict[int, Any] = {}  # request -> the child's answer, for requests still awaited
+        self.restarts = 0
+
+    # -- life cycle ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._supervisor is not None:
+            raise RuntimeError("projector already started")
+        with self._changed:  # known at once, not only once the child has opened the file
+            self._offsets = offsets_in_file(self.db_path, self.topic, self.options.busy_timeout_ms)
+        self._spawn()
+        self._supervisor = threading.Thread(target=self._supervise, name=f"{self.role}-pipe:{self.topic}",
+                                            daemon=True)
+        self._supervisor.start()
+
+    def _spawn(self) -> None:
+        parent_end, child_end = _SPAWN.Pipe()
+        child_options = replace(self.options, isolation="thread")
+        process = _SPAWN.Process(
+            target=child_main,
+            args=(child_end, str(self.db_path), portable_client_kwargs(self._client_kwargs), self.topic,
+                  child_options, self.role, logging.getLogger("desktop_app").getEffectiveLevel(), os.getpid()),
+            name=f"order-desk {self.role}", daemon=True,
+        )
+        process.start()
+        child_end.close()
+        self._process, self._conn = process, parent_end
+        log.info("%s of %s runs in child process %d", self.role, self.topic, process.pid)
+
+    def stop(self, timeout: float = STOP_GRACE_S) -> None:
+        """Stop projecting; the child finishes (or rolls back) the batch it is applying, then exits."""
+        supervisor, process = self._supervisor, self._process
+        if supervisor is None or process is None:
+            return
+        self._stopping.set()
+        self._send(("stop",))
+        if supervisor is threading.current_thread():  # stop() from a listener: the pipe ends after it returns
+            return
+        process.join(timeout)
+        if process.is_alive():
+            log.error("%s process did not stop within %.0fs; killing it", self.role, timeout)
+            process.kill()
+            process.join(5)
+        supervisor.join(timeout)
+        with self._changed:
+            self._changed.notify_all()
+
+    @property
+    def running(self) -> bool:
+        process = self._process
+        return not self._stopping.is_set() and process is not None and process.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def _send(self, message: tuple[Any, ...]) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            with self._send_lock:
+                conn.send(message)
+            return True
+        except (OSError, ValueError):  # the child is gone: the supervisor restarts it (or we are stopping)
+            return False
+
+    # -- the pipe -----------------------------------------------------------------------------------------
+    def _supervise(self) -> None:
+        while True:
+            conn, process = self._conn, self._process
+            assert conn is not None and process is not None
+            self._pump(conn)
+            process.join(5)
+            conn.close()
+            if self._stopping.is_set():
+                return
+            self.error_count += 1
+            self.restarts += 1
+            self.last_error = f"the projector process ended unexpectedly (exit code {process.exitcode})"
+            log.error("%s; restarting it in %.0fs", self.last_error, RESTART_DELAY_S)
+            with self._changed:
+                self._changed.notify_all()
+            if self._stopping.wait(RESTART_DELAY_S):
+                return
+            self._spawn()
+
+    def _pump(self, conn: Connection) -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                return
+            kind = message[0]
+            if kind == "batch":
+                self._on_batch(*message[1:])
+            elif kind == "state":
+                self._on_state(*message[1:])
+            elif kind == "answer":
+                _, request, value = message
+                with self._changed:
+                    if request in self._answers:
+                        self._answers[request] = value
+                        self._changed.notify_all()
+            elif kind == "log":
+                _relog(*message[1:])
+            elif kind == "stopped":
+                return
+
+    def _on_state(self, offsets: dict[int, int], highwaters: dict[int, int], batches: int,
+                  batches_since_start: int, error_count: int, last_error: str | None) -> None:
+        with self._changed:  # a state and a batch message may cross: offsets only move forward
+            for partition, next_offset in offsets.items():
+                if next_offset > self._offsets.get(partition, -1):
+                    self._offsets[partition] = next_offset
+            self._highwaters = highwaters
+            self._changed.notify_all()
+        self.batches, self.batches_since_start = batches, batches_since_start
+        self.error_count, self.last_error = error_count + self.restarts, last_error
+
+    def _on_batch(self, change: ViewChange, highwaters: dict[int, int], batches: int, batches_since_start: int,
+                  error_count: int, last_error: str | None) -> None:
+        self._on_state(dict(change.offsets), highwaters, batches, batches_since_start, error_count, last_error)
+        if self._on_change is not None:
+            try:
+                self._on_change(change)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the projection
+                log.exception("a view-change listener failed")
+
+    # -- what other threads may ask -------------------------------------------------------------------------
+    def end_offsets(self, timeout: float = 5.0) -> dict[int, int] | None:
+        """End offsets asked of the broker now through the child's consumer; None if it cannot."""
+        if threading.current_thread() is self._supervisor:
+            return None
+        request = next(self._requests)
+        unanswered = object()
+        with self._changed:
+            self._answers[request] = unanswered
+        try:
+            if not self._send(("end_offsets", request, timeout)):
+                return None
+            deadline = time.monotonic() + timeout + 1.0
+            with self._changed:
+                while self._answers[request] is unanswered:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not self.running:
+                        return None
+                    self._changed.wait(min(remaining, 0.1))
+                return self._answers[request]
+        finally:
+            with self._changed:
+                self._answers.pop(request, None)
+
+
+AnyProjector = ProjectorThread | ProjectorProcess
+
+
+def new_projector(
+    db_path: Path,
+    client_kwargs: Mapping[str, Any],
+    topic: str,
+    *,
+    on_change: ChangeListener | None = None,
+    options: ProjectorOptions | None = None,
+    role: str = "projector",
+) -> AnyProjector:
+    """A projector as `options.isolation` asks: a thread of this process, or a child process."""
+    options = options or ProjectorOptions()
+    kind = ProjectorProcess if options.isolation == "process" else ProjectorThread
+    return kind(db_path, client_kwargs, topic, on_change=on_change, options=options, role=role)
+
+
+def _relog(name: str, level: int, text: str) -> None:
+    logger = logging.getLogger(name)
+    if logger.isEnabledFor(level):
+        logger.log(level, "%s", text)
+
+
+# -- what crosses the pipe ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _PortableSSL:
+    """An ssl.SSLContext as a child process can rebuild it (contexts cannot be pickled)."""
+
+    cadata: bytes
+    check_hostname: bool
+    verify_mode: ssl.VerifyMode
+
+    @classmethod
+    def of(cls, context: ssl.SSLContext) -> _PortableSSL:
+        der = b"".join(context.get_ca_certs(binary_form=True))
+        return cls(der, context.check_hostname, context.verify_mode)
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.cadata:
+            context.load_verify_locations(cadata=self.cadata)
+        context.check_hostname = self.check_hostname
+        context.verify_mode = self.verify_mode
+        return context
+
+
+def portable_client_kwargs(client_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    portable = dict(client_kwargs)
+    if isinstance(portable.get("ssl_context"), ssl.SSLContext):
+        portable["ssl_context"] = _PortableSSL.of(portable["ssl_context"])
+    return portable
+
+
+def restored_client_kwargs(portable: Mapping[str, Any]) -> dict[str, Any]:
+    client_kwargs = dict(portable)
+    if isinstance(client_kwargs.get("ssl_context"), _PortableSSL):
+        client_kwargs["ssl_context"] = client_kwargs["ssl_context"].context()
+    return client_kwargs
+
+
+# -- the child's side -------------------------------------------------------------------------------------------
+
+
+class _PipeLogHandler(logging.Handler):
+    def __init__(self, send: Any) -> None:
+        super().__init__()
+        self._send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+            if record.exc_info:
+                text += "\n" + logging.Formatter().formatException(record.exc_info)
+            self._send(("log", record.name, record.levelno, text))
+        except Exception:  # noqa: BLE001 - logging must never break the projector
+            pass
+
+
+def child_main(conn: Connection, db_path: str, client_kwargs: dict[str, Any], topic: str,
+               options: ProjectorOptions, role: str, log_level: int, parent_pid: int) -> None:
+    """The child process: a ProjectorThread whose changes and state go up the pipe; commands come down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the parent's to handle
+    send_lock = threading.Lock()
+
+    def send(message: tuple[Any, ...]) -> None:
+        with send_lock:
+            conn.send(message)
+
+    root = logging.getLogger()
+    root.handlers[:] = [_PipeLogHandler(send)]
+    root.setLevel(log_level)
+    runner: ProjectorThread | None = None
+
+    def state() -> tuple[Any, ...]:
+        assert runner is not None
+        return (runner.known_highwaters(), runner.batches, runner.batches_since_start, runner.error_count,
+                runner.last_error)
+
+    def on_change(change: ViewChange) -> None:
+        send(("batch", change, *state()))
+
+    runner = ProjectorThread(Path(db_path), restored_client_kwargs(client_kwargs), topic, on_change=on_change,
+                             options=options, role=role)
+    runner.start()
+    reported: tuple[Any, ...] | None = None
+    try:
+        while os.getppid() == parent_pid:  # else the parent died and the pipe's end was not noticed
+            if conn.poll(STATE_EVERY_S):
+                message = conn.recv()
+                if message[0] == "stop":
+                    break
+                if message[0] == "end_offsets":
+                    _, request, timeout = message
+                    send(("answer", request, runner.end_offsets(timeout)))
+            now = (runner.stored_offsets(), *state())
+            if now != reported:
+                send(("state", *now))
+                reported = now
+    except (EOFError, OSError):  # the parent is gone: stop as it would have asked
+        pass
+    finally:
+        runner.stop()
+        try:
+            send(("state", runner.stored_offsets(), *state()))
+            send(("stopped",))
+        except (OSError, ValueError):
+            pass
+        conn.close()
