@@ -20,8 +20,9 @@ from desktop_app.query.views import ItemRow, pence_to_decimal
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
-KEYS_PER_READ = 64  # changed keys re-read per trip to the reader thread
+KEYS_PER_READ = 16  # changed keys re-read per trip to the reader thread: bounds each apply on the GUI thread
 RETRY_MS = 500  # wait before re-reading keys whose read failed
+ROWS_PER_SLOT = 200  # re-read rows applied per turn of the event loop, so input and paints get their turn
 FLASH_SECONDS = 1.5
 FLASH_COLOUR = QColor(255, 236, 153)
 
@@ -96,7 +97,9 @@ class ItemsTableModel(QAbstractTableModel):
     totalChanged = Signal(int)
     _rowsRead = Signal(int, object, int, object)  # generation, rows, total (-1: unknown), keys to retry
 
-    def __init__(self, source: ItemsSource, band: Band, parent: Any = None) -> None:
+    def __init__(self, source: ItemsSource, band: Band, parent: Any = None,
+                 reader: ThreadPoolExecutor | None = None) -> None:
+        """`reader`: the thread that re-reads changed rows (tabs may share one); by default the model's own."""
         super().__init__(parent)
         self.source = source
         self.band = band
@@ -113,13 +116,20 @@ class ItemsTableModel(QAbstractTableModel):
         self._flash_timer.setInterval(250)
         self._flash_timer.timeout.connect(self._expire_flashes)
         self._queued: set[tuple[str, Band]] = set()
+        self._count_stale = False  # rows changed beyond the loaded pages: only the total needs reading
         self._generation = 0  # bumped by every reload: reads started before it are dropped
-        self._reading = False
-        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"rows-{band.value}")
+        self._reading = False  # from submitting a re-read until its rows are all applied
+        self._own_reader = reader is None
+        self._reader = reader or ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"rows-{band.value}")
         self._rowsRead.connect(self._apply_read)  # queued: emitted from the reader thread
         self._drain_timer = QTimer(self)
         self._drain_timer.setSingleShot(True)
         self._drain_timer.timeout.connect(self._drain)
+        self._read_result: tuple[int, list[ItemRow], int, int, list[tuple[str, Band]]] | None = None
+        self._apply_timer = QTimer(self)
+        self._apply_timer.setSingleShot(True)
+        self._apply_timer.setInterval(0)
+        self._apply_timer.timeout.connect(self._apply_some)
         self.resets = 0
 
     # -- loading ---------------------------------------------------------------------------------
@@ -138,6 +148,7 @@ class ItemsTableModel(QAbstractTableModel):
         """A full reset: only for a filter or sort change, or a rebuilt read model."""
         self.beginResetModel()
         self._queued.clear()
+        self._count_stale = False
         self._generation += 1
         self._rows = []
         self._keys = []
@@ -192,34 +203,39 @@ class ItemsTableModel(QAbstractTableModel):
     @property
     def busy(self) -> bool:
         """True while changed keys are still waiting to be applied."""
-        return bool(self._queued) or self._reading
+        return bool(self._queued) or self._count_stale or self._reading
 
     def apply_changed_keys(self, keys: Iterable[tuple[str, Band | str]]) -> None:
         """Queue changed (customer, band) keys. A reader thread re-reads their rows, so the GUI thread
-        never waits on SQLite while the projector writes; the rows are then applied in place."""
-        self._queued.update(
-            (customer, self.band) for customer, band in keys
-            if Band(band) == self.band and (self.customer is None or customer == self.customer)
-        )
-        if self._queued and not self._drain_timer.isActive():
+        never waits on SQLite while the projector writes; the rows are then applied in place.
+        Rows beyond the loaded pages are not read now (fetchMore brings them); only the total is."""
+        band = self.band
+        for customer, key_band in keys:
+            if key_band != band or (self.customer is not None and customer != self.customer):
+                continue
+            if self._beyond_loaded_pages(customer):
+                self._count_stale = True
+            else:
+                self._queued.add((customer, band))
+        if (self._queued or self._count_stale) and not self._drain_timer.isActive():
             self._drain_timer.start(0)
 
     def _drain(self) -> None:
-        if self._reading or not self._queued:
+        if self._reading or not (self._queued or self._count_stale):
             return
         chunk = [self._queued.pop() for _ in range(min(KEYS_PER_READ, len(self._queued)))]
-        loaded = [key for key in chunk if not self._beyond_loaded_pages(key[0])]
+        self._count_stale = False
         generation, customer, search = self._generation, self.customer, self.search
         self._reading = True
 
         def read() -> None:
             try:
-                rows = self.source.rows_for_keys(loaded) if loaded else []
+                rows = self.source.rows_for_keys(chunk) if chunk else []
                 total = self.source.count_items(self.band, customer, search)
                 failed: list[tuple[str, Band]] = []
             except Exception:  # noqa: BLE001 - reported; the keys are queued again and retried
                 log.exception("re-reading changed rows failed; retrying")
-                rows, total, failed = [], -1, chunk
+                rows, total, failed = [], -1, list(chunk)
             try:
                 self._rowsRead.emit(generation, rows, total, failed)
             except RuntimeError:  # the model was deleted meanwhile (window closed)
@@ -228,22 +244,41 @@ class ItemsTableModel(QAbstractTableModel):
         self._reader.submit(read)
 
     def close(self) -> None:
-        """Stop the reader thread (pending reads are dropped)."""
+        """Stop the reader thread if it is the model's own (pending reads are dropped)."""
         self._queued.clear()
-        self._reader.shutdown(wait=False, cancel_futures=True)
+        self._count_stale = False
+        self._read_result = None
+        if self._own_reader:
+            self._reader.shutdown(wait=False, cancel_futures=True)
 
     @Slot(int, object, int, object)
     def _apply_read(self, generation: int, rows: list[ItemRow], total: int, failed: list[tuple[str, Band]]) -> None:
-        self._reading = False
-        if generation == self._generation:
-            self._apply_rows(rows)  # against the old total: it tells whether the pages were all loaded
+        self._read_result = (generation, rows, 0, total, failed)
+        self._apply_some()
+
+    def _apply_some(self) -> None:
+        """Apply the next ROWS_PER_SLOT rows of the latest re-read; the total and the next read follow the last."""
+        if self._read_result is None:
+            return
+        generation, rows, start, total, failed = self._read_result
+        current = generation == self._generation  # else a reload came in between: the rows are stale
+        if current:
+            end = start + ROWS_PER_SLOT
+            self._apply_rows(rows[start:end])  # against the old total: it tells whether the pages were all loaded
+            if end < len(rows):
+                self._read_result = (generation, rows, end, total, failed)
+                self._apply_timer.start()
+                return
             if total >= 0:
                 self._total = total
             self.totalChanged.emit(self._total)
             self._queued.update(failed)
-        if failed:
+            self._count_stale = self._count_stale or total < 0
+        self._read_result = None
+        self._reading = False
+        if total < 0:  # the read failed
             self._drain_timer.start(RETRY_MS)
-        elif self._queued:
+        elif self._queued or self._count_stale:
             self._drain_timer.start(0)
 
     def _beyond_loaded_pages(self, customer: str) -> bool:

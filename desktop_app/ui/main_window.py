@@ -6,6 +6,7 @@ import asyncio
 import logging
 import platform
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import PySide6
@@ -58,7 +59,8 @@ class MainWindow(QMainWindow):
 
         self.form = OrderForm()
         self.bridge = ProjectionBridge(self)
-        self.models = {band: ItemsTableModel(self.query, band, self) for band in Band}
+        self._row_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="view-rows")  # one for all tabs
+        self.models = {band: ItemsTableModel(self.query, band, self, self._row_reader) for band in Band}
         self.views = {band: ItemsView(model) for band, model in self.models.items()}
         self.tabs = QTabWidget()
         for band, view in self.views.items():
@@ -161,6 +163,7 @@ class MainWindow(QMainWindow):
             task.cancel()
         for model in self.models.values():
             model.close()
+        self._row_reader.shutdown(wait=False, cancel_futures=True)
         self._save_preferences()
         super().closeEvent(event)
 
@@ -212,21 +215,25 @@ class MainWindow(QMainWindow):
     def _apply_changed_keys(self, keys: frozenset) -> None:
         for model in self.models.values():
             model.apply_changed_keys(keys)
-        known = set(self._known_customers or ())
+        known = self._known_customer_set
         if any(customer not in known for customer, _band in keys):
             self._customers_timer.start()
 
     def _update_tab_titles(self, *_args: object) -> None:
         for index, band in enumerate(Band):
-            self.tabs.setTabText(index, f"{BAND_TITLES[band]} ({self.models[band].total:,})")
+            title = f"{BAND_TITLES[band]} ({self.models[band].total:,})"
+            if self.tabs.tabText(index) != title:  # each change lays the tab bar out again
+                self.tabs.setTabText(index, title)
 
     _known_customers: tuple[str, ...] | None = None
+    _known_customer_set: frozenset[str] = frozenset()
 
     def refresh_customers(self) -> None:
         customers = tuple(self.query.customers())
         if customers == self._known_customers:
             return
         self._known_customers = customers
+        self._known_customer_set = frozenset(customers)
         self.form.set_customers(customers)
         wanted = self._selected_customer() or self._saved_customer
         self.customer_filter.blockSignals(True)
