@@ -84,6 +84,7 @@ async def scenario(data_dir: Path, topic: str, burst: int, rate: float, idle_s: 
 
     from desktop_app.bootstrap import DeskRuntime
     from desktop_app.settings import Settings
+    from desktop_app.ui.app import freeze_startup_heap
     from desktop_app.ui.main_window import MainWindow
 
     settings = Settings(data_dir=data_dir, topic=topic, client_id="bench-gui")
@@ -99,6 +100,7 @@ async def scenario(data_dir: Path, topic: str, burst: int, rate: float, idle_s: 
         await until(lambda: runtime.connection is not None, 60)
         await asyncio.sleep(1.0)  # the first status refresh and page loads
         rows_shown = sum(model.total for model in window.models.values())
+        freeze_startup_heap()  # as ui.app.run_window does once the window is up
 
         gaps: list[float] = []
         last = [0.0]

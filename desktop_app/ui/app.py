@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 
@@ -26,6 +27,16 @@ def application() -> QApplication:
     return app  # type: ignore[return-value]
 
 
+def freeze_startup_heap() -> None:
+    """Collect once, then leave the start-up heap (libraries, Qt wrappers) out of later garbage collections.
+
+    A full collection of that heap holds the interpreter lock for tens of ms: measured as the largest GUI
+    stall during bursts (bench/gui_stall.py) until this was added.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def run_window(settings: Settings) -> None:
     app = application()
     runtime = DeskRuntime(settings)
@@ -35,6 +46,7 @@ async def run_window(settings: Settings) -> None:
     app.lastWindowClosed.connect(closed.set)
     window.start()
     window.show()
+    freeze_startup_heap()
     try:
         await closed.wait()
     finally:
