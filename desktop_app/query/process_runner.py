@@ -36,7 +36,8 @@ from desktop_app.query.runner import (
 log = logging.getLogger(__name__)
 
 STATE_EVERY_S = 0.25  # how often the child reports high-water marks and errors while no batch commits
-RESTART_DELAY_S = 1.0
+RESTART_DELAY_S = 1.0  # doubled after each death in a row, up to RESTART_DELAY_MAX_S
+RESTART_DELAY_MAX_S = 30.0
 STOP_GRACE_S = 15.0
 
 _SPAWN = multiprocessing.get_context("spawn")  # never fork a process that runs Qt and asyncio threads
@@ -73,6 +74,7 @@ class ProjectorProcess(ProjectorProgress):
         self._requests = itertools.count()
         self._answers: dict[int, Any] = {}  # request -> the child's answer, for requests still awaited
         self.restarts = 0
+        self._batches_before_child = 0  # batches of earlier children: `batches` counts across restarts
 
     # -- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -119,8 +121,9 @@ class ProjectorProcess(ProjectorProgress):
 
     @property
     def running(self) -> bool:
-        process = self._process
-        return not self._stopping.is_set() and process is not None and process.is_alive()
+        """True until stopped, also while a child that died is being replaced (as a thread retries)."""
+        supervisor = self._supervisor
+        return not self._stopping.is_set() and supervisor is not None and supervisor.is_alive()
 
     @property
     def pid(self) -> int | None:
@@ -139,22 +142,25 @@ class ProjectorProcess(ProjectorProgress):
 
     # -- the pipe -----------------------------------------------------------------------------------------
     def _supervise(self) -> None:
+        delay = RESTART_DELAY_S
         while True:
             conn, process = self._conn, self._process
             assert conn is not None and process is not None
+            self._batches_before_child = batches_before = self.batches
             self._pump(conn)
             process.join(5)
             conn.close()
             if self._stopping.is_set():
                 return
+            if self.batches > batches_before:  # it worked for a while: not a crash loop
+                delay = RESTART_DELAY_S
             self.error_count += 1
             self.restarts += 1
             self.last_error = f"the projector process ended unexpectedly (exit code {process.exitcode})"
-            log.error("%s; restarting it in %.0fs", self.last_error, RESTART_DELAY_S)
-            with self._changed:
-                self._changed.notify_all()
-            if self._stopping.wait(RESTART_DELAY_S):
+            log.error("%s; restarting it in %.0fs", self.last_error, delay)
+            if self._stopping.wait(delay):
                 return
+            delay = min(delay * 2, RESTART_DELAY_MAX_S)
             self._spawn()
 
     def _pump(self, conn: Connection) -> None:
@@ -187,7 +193,8 @@ class ProjectorProcess(ProjectorProgress):
                     self._offsets[partition] = next_offset
             self._highwaters = highwaters
             self._changed.notify_all()
-        self.batches, self.batches_since_start = batches, batches_since_start
+        self.batches = self._batches_before_child + batches
+        self.batches_since_start = batches_since_start
         self.error_count, self.last_error = error_count + self.restarts, last_error
 
     def _on_batch(self, change: ViewChange, highwaters: dict[int, int], batches: int, batches_since_start: int,

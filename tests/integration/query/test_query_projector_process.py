@@ -53,13 +53,14 @@ def test_a_killed_projector_process_is_restarted_and_counts_nothing_twice(topic_
     first = [order(f"c{i % 5}", ("Mug", 650, 1)) for i in range(200)]
     produce_events(topic_ready, first)
     assert service.catch_up(WAIT_S)
-    killed = runner.pid
+    killed, batches_before = runner.pid, runner.batches
     os.kill(killed, signal.SIGKILL)
 
     produce_events(topic_ready, [order(f"c{i % 5}", ("Mug", 650, 1)) for i in range(100)])
     assert service.catch_up(WAIT_S)
 
     assert runner.restarts == 1 and runner.pid != killed
+    assert runner.batches > batches_before > 0  # counted across the restart
     assert service.summary().events_applied == 300
     assert sum(row[4] for row in snapshot(service)) == 300  # quantities: each order counted once
 
