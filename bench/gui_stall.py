@@ -17,12 +17,15 @@ import asyncio
 import json
 import logging
 import os
+import resource
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from bench.context import BenchContext
 from bench.kafka_io import ProduceJob, child_env, produce_in_children
@@ -43,7 +46,7 @@ def run(ctx: BenchContext) -> BenchResult:
     )
     largest = result.row("largest heartbeat gap", "ms", Target("<=", TARGET_MS))
     p99 = result.row("p99 heartbeat gap", "ms")
-    rates, catch_up = [], []
+    rates, catch_up, window_rss, projector_rss = [], [], [], []
     for rep in range(ctx.reps):
         topic = ctx.cluster.new_topic("gui")
         produce_in_children(ctx.cluster, [ProduceJob(topic, sizes.gui_rows, seed=STORE_SEED, kind="rows")])
@@ -52,12 +55,16 @@ def run(ctx: BenchContext) -> BenchResult:
         p99.add(report["burst"]["p99_ms"], report["idle"]["p99_ms"])
         rates.append(report["producer"]["send_rate"])
         catch_up.append(report["drained_after_last_send_s"])
+        window_rss.append(round(report["window_peak_rss_mb"]))
+        projector_rss.append(report["projector_rss_mb"] and round(report["projector_rss_mb"]))
         result.params["view_rows_shown"] = report["rows_shown"]
         ctx.log(f"gui rep {rep + 1}: largest gap {report['burst']['max_ms']:.1f} ms during the burst "
                 f"(idle {report['idle']['max_ms']:.1f} ms); burst sent at {report['producer']['send_rate']:,.0f}"
                 f" events/s; view and tabs caught up {report['drained_after_last_send_s']:.1f} s after the last send")
     result.params["burst_rate_achieved"] = [round(r) for r in rates]
     result.params["caught_up_after_last_send_s"] = [round(s, 2) for s in catch_up]
+    result.params["window_process_peak_rss_mb"] = window_rss  # the window's process, projector excluded
+    result.params["projector_process_rss_mb"] = projector_rss  # its projector child, at the end of the burst
     return result
 
 
@@ -141,7 +148,10 @@ async def scenario(data_dir: Path, topic: str, burst: int, rate: float, idle_s: 
         drained = time.monotonic()
         during = stop_heartbeat()
         report = producer.report()
+        projector_pid = getattr(runtime.query._runner, "pid", None)
         return {
+            "window_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "projector_rss_mb": psutil.Process(projector_pid).memory_info().rss / 2**20 if projector_pid else None,
             "idle": gaps_summary(idle),
             "burst": gaps_summary(during),
             "producer": report,
