@@ -17,7 +17,6 @@ import asyncio
 import json
 import logging
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ import psutil
 
 from bench.context import BenchContext
 from bench.kafka_io import ProduceJob, child_env, produce_in_children
+from bench.memory import peak_rss_bytes
 from bench.report import BenchResult, Target, percentile
 
 TARGET_MS = 50.0
@@ -150,7 +150,7 @@ async def scenario(data_dir: Path, topic: str, burst: int, rate: float, idle_s: 
         report = producer.report()
         projector_pid = getattr(runtime.query._runner, "pid", None)
         return {
-            "window_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "window_peak_rss_mb": peak_rss_bytes() / 2**20,
             "projector_rss_mb": psutil.Process(projector_pid).memory_info().rss / 2**20 if projector_pid else None,
             "idle": gaps_summary(idle),
             "burst": gaps_summary(during),
