@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.query.runner import (
-    ChangeListener,
+    BackgroundProjector,
     ProjectorOptions,
-    ProjectorProgress,
     ProjectorThread,
     ViewChange,
     offsets_in_file,
@@ -46,26 +45,11 @@ _SPAWN = multiprocessing.get_context("spawn")  # never fork a process that runs 
 # -- the parent's side ----------------------------------------------------------------------------------------
 
 
-class ProjectorProcess(ProjectorProgress):
+class ProjectorProcess(BackgroundProjector):
     """Projects `topic` into the SQLite file `db_path` in a child process until stopped."""
 
-    def __init__(
-        self,
-        db_path: Path,
-        client_kwargs: Mapping[str, Any],
-        topic: str,
-        *,
-        on_change: ChangeListener | None = None,
-        options: ProjectorOptions | None = None,
-        role: str = "projector",
-    ) -> None:
-        super().__init__()
-        self.db_path = Path(db_path)
-        self.topic = topic
-        self.role = role
-        self.options = options or ProjectorOptions()
-        self._client_kwargs = dict(client_kwargs)
-        self._on_change = on_change
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # BackgroundProjector's arguments
+        super().__init__(*args, **kwargs)
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self._send_lock = threading.Lock()
@@ -231,22 +215,9 @@ class ProjectorProcess(ProjectorProgress):
                 self._answers.pop(request, None)
 
 
-AnyProjector = ProjectorThread | ProjectorProcess
-
-
-def new_projector(
-    db_path: Path,
-    client_kwargs: Mapping[str, Any],
-    topic: str,
-    *,
-    on_change: ChangeListener | None = None,
-    options: ProjectorOptions | None = None,
-    role: str = "projector",
-) -> AnyProjector:
-    """A projector as `options.isolation` asks: a thread of this process, or a child process."""
-    options = options or ProjectorOptions()
-    kind = ProjectorProcess if options.isolation == "process" else ProjectorThread
-    return kind(db_path, client_kwargs, topic, on_change=on_change, options=options, role=role)
+def projector_class(options: ProjectorOptions) -> type[BackgroundProjector]:
+    """The projector `options.isolation` asks for: a thread of this process, or a child process."""
+    return ProjectorProcess if options.isolation == "process" else ProjectorThread
 
 
 def _relog(name: str, level: int, text: str) -> None:

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from desktop_app.query.projector import Projector
-from desktop_app.query.process_runner import AnyProjector, new_projector
-from desktop_app.query.runner import ProjectorOptions
+from desktop_app.query.process_runner import projector_class
+from desktop_app.query.runner import BackgroundProjector, ProjectorOptions
 from desktop_app.query.schema import ensure_schema, open_engine
 from desktop_app.query.view_files import ViewFiles
 from desktop_app.query.views import ReadModel
@@ -158,7 +158,7 @@ class RebuildJob:
         self._done = 0
         self._total: int | None = None
         self._phase = RebuildPhase.STARTING
-        self._shadow: AnyProjector | None = None
+        self._shadow: BackgroundProjector | None = None
         self._swapped = False
         self._thread: threading.Thread | None = None
         self.finished = threading.Event()
@@ -299,7 +299,8 @@ class RebuildJob:
         generation = self.files.next_generation()
         shadow_path = self.files.generation_path(generation)
         self.files.remove_generation(generation)  # a leftover of an earlier attempt, if any
-        shadow = new_projector(shadow_path, self._client_kwargs, self.topic, options=self._options, role="shadow")
+        shadow = projector_class(self._options)(shadow_path, self._client_kwargs, self.topic, options=self._options,
+                                                role="shadow")
         self._shadow = shadow
         self._swapped = False
         swapped: RebuildOutcome | None = None
@@ -330,7 +331,7 @@ class RebuildJob:
                 if kept:
                     log.warning("could not delete the shadow %s now; it is deleted at the next start", kept)
 
-    def _swap(self, shadow: AnyProjector, generation: int, targets: Mapping[int, int]) -> RebuildOutcome | None:
+    def _swap(self, shadow: BackgroundProjector, generation: int, targets: Mapping[int, int]) -> RebuildOutcome | None:
         """Pause the live projector, let the shadow take the records the live view has, swap. None: not now."""
         self._phase = RebuildPhase.SWAPPING
         paused_at = time.monotonic()

@@ -62,10 +62,26 @@ class ProjectorOptions:
     isolation: Literal["thread", "process"] = "thread"
 
 
-class ProjectorProgress:
-    """What a projector has stored and seen, for other threads to read and wait on (thread or process)."""
+class BackgroundProjector:
+    """What every projector is told (file, topic, listener) and what it has stored and seen, for other
+    threads to read and wait on. ProjectorThread runs it here; process_runner.ProjectorProcess in a child."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        client_kwargs: Mapping[str, Any],
+        topic: str,
+        *,
+        on_change: ChangeListener | None = None,
+        options: ProjectorOptions | None = None,
+        role: str = "projector",
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.topic = topic
+        self.role = role  # names the thread and the log lines: "projector", or "shadow" for a rebuild
+        self.options = options or ProjectorOptions()
+        self._client_kwargs = dict(client_kwargs)
+        self._on_change = on_change
         self._changed = threading.Condition()
         self._offsets: dict[int, int] = {}
         self._highwaters: dict[int, int] = {}
@@ -74,8 +90,19 @@ class ProjectorProgress:
         self.error_count = 0
         self.last_error: str | None = None  # the latest failure, until the projector works again
 
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop projecting; a batch being applied is finished (or rolled back) first."""
+        raise NotImplementedError
+
     @property
     def running(self) -> bool:
+        raise NotImplementedError
+
+    def end_offsets(self, timeout: float = 5.0) -> dict[int, int] | None:
+        """End offsets asked of the broker now through this projector's consumer; None if it cannot."""
         raise NotImplementedError
 
     def stored_offsets(self) -> dict[int, int]:
@@ -135,26 +162,11 @@ def offsets_in_file(db_path: Path, topic: str, busy_timeout_ms: int) -> dict[int
         engine.dispose()
 
 
-class ProjectorThread(ProjectorProgress):
+class ProjectorThread(BackgroundProjector):
     """Projects `topic` into the SQLite file `db_path` in a background thread until stopped."""
 
-    def __init__(
-        self,
-        db_path: Path,
-        client_kwargs: Mapping[str, Any],
-        topic: str,
-        *,
-        on_change: ChangeListener | None = None,
-        options: ProjectorOptions | None = None,
-        role: str = "projector",
-    ) -> None:
-        super().__init__()
-        self.db_path = Path(db_path)
-        self.topic = topic
-        self.role = role  # names the thread and the log lines: "projector", or "shadow" for a rebuild
-        self._client_kwargs = dict(client_kwargs)
-        self._on_change = on_change
-        self.options = options or ProjectorOptions()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # BackgroundProjector's arguments
+        super().__init__(*args, **kwargs)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None

@@ -28,8 +28,8 @@ from desktop_app.query.rebuild import (
     RebuildProgress,
     RebuildStatus,
 )
-from desktop_app.query.process_runner import AnyProjector, new_projector
-from desktop_app.query.runner import ChangeListener, ProjectorOptions, ViewChange
+from desktop_app.query.process_runner import projector_class
+from desktop_app.query.runner import BackgroundProjector, ChangeListener, ProjectorOptions, ViewChange
 from desktop_app.query.views import DEFAULT_ORDER, ItemRow, Lag, QuarantinedRow, ReadModel, Summary, compute_lag
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class QueryService:
         self._client_kwargs = dict(client_kwargs)
         self._options = options or ProjectorOptions()
         self._lock = FileLock(str(lock_path or default_lock_path(self.db_path)), thread_local=False)
-        self._runner: AnyProjector | None = None
+        self._runner: BackgroundProjector | None = None
         self._listeners: list[ChangeListener] = []
         self._listeners_lock = threading.Lock()
         self._state_lock = threading.RLock()
@@ -207,9 +207,9 @@ class QueryService:
         """The file of the current generation of the view (see view_files)."""
         return self.read_model.view_path
 
-    def _new_runner(self, view_path: Path) -> AnyProjector:
-        return new_projector(view_path, self._client_kwargs, self.topic, on_change=self._dispatch,
-                             options=self._options)
+    def _new_runner(self, view_path: Path) -> BackgroundProjector:
+        return projector_class(self._options)(view_path, self._client_kwargs, self.topic, on_change=self._dispatch,
+                                              options=self._options)
 
     # -- change notifications --------------------------------------------------------------------------------
     def add_listener(self, listener: ChangeListener) -> None:
