@@ -130,14 +130,18 @@ async def _describe(admin: AIOKafkaAdminClient, topic: str) -> TopicInfo | None:
     responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
     configs: dict[str, str] = {}
     for response in responses:
-        for resource in response.resources:
-            for entry_config in resource[4]:
+        for error_code, _message, _type, _name, entries in response.resources:
+            if error_code:  # the broker that answered has not seen the topic yet (another one did)
+                return None
+            for entry_config in entries:
                 configs[entry_config[0]] = entry_config[1]
+    if not {"retention.ms", "retention.bytes", "min.insync.replicas"} <= configs.keys():
+        return None  # a broker lists every config of a topic it knows, defaults included
     return TopicInfo(
         name=topic,
         partitions=len(entry["partitions"]),
         replication_factor=replicas,
-        retention_ms=int(configs.get("retention.ms", FOREVER)),
-        retention_bytes=int(configs.get("retention.bytes", FOREVER)),
-        min_insync_replicas=int(configs.get("min.insync.replicas", 1)),
+        retention_ms=int(configs["retention.ms"]),
+        retention_bytes=int(configs["retention.bytes"]),
+        min_insync_replicas=int(configs["min.insync.replicas"]),
     )
