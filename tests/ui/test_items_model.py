@@ -12,7 +12,7 @@ from desktop_app.query.bands import Band
 from desktop_app.query.projector import Projector, Record
 from desktop_app.query.schema import ensure_schema, open_engine
 from desktop_app.query.views import ReadModel
-from desktop_app.ui.items_tab import ItemsTableModel
+from desktop_app.ui.items_tab import PAGE_SIZE, ItemsTableModel
 
 TOPIC = "orders-items-model"
 
@@ -85,4 +85,23 @@ def test_a_failed_re_read_is_retried_until_the_rows_are_shown(view, qtbot):
     assert source.failures == 1
     assert model.rowCount() == 1 and model.total == 1
     assert model.row_at(0).item == "Blender"
+    model.close()
+
+
+def test_a_change_beyond_the_loaded_pages_only_moves_the_total(view, qtbot):
+    writer, read_model = view
+    writer.write(*(order_event(f"c{n:04d}", ("Mug", 650, 1)) for n in range(PAGE_SIZE + 100)))
+    model = ItemsTableModel(read_model, Band.AFFORDABLE)
+    model.reload()
+    assert (model.rowCount(), model.total) == (PAGE_SIZE, PAGE_SIZE + 100)
+    last_loaded = model.row_at(PAGE_SIZE - 1)
+
+    keys = writer.write(order_event("c9999", ("Lamp", 2500, 1)))  # sorts after every loaded row
+    model.apply_changed_keys(keys)
+    qtbot.waitUntil(lambda: not model.busy, timeout=5000)
+
+    assert (model.rowCount(), model.total) == (PAGE_SIZE, PAGE_SIZE + 101)
+    assert model.row_at(PAGE_SIZE - 1) == last_loaded
+    model.fetchMore()  # scrolling down brings it
+    assert model.row_at(model.rowCount() - 1).customer_id == "c9999"
     model.close()
