@@ -53,6 +53,7 @@ class ProjectorProcess(BackgroundProjector):
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self._send_lock = threading.Lock()
+        self._spawn_lock = threading.Lock()  # a stop() and a restart never cross
         self._supervisor: threading.Thread | None = None
         self._stopping = threading.Event()
         self._requests = itertools.count()
@@ -87,11 +88,12 @@ class ProjectorProcess(BackgroundProjector):
 
     def stop(self, timeout: float = STOP_GRACE_S) -> None:
         """Stop projecting; the child finishes (or rolls back) the batch it is applying, then exits."""
-        supervisor, process = self._supervisor, self._process
-        if supervisor is None or process is None:
-            return
-        self._stopping.set()
-        self._send(("stop",))
+        with self._spawn_lock:
+            supervisor, process = self._supervisor, self._process
+            if supervisor is None or process is None:
+                return
+            self._stopping.set()
+            self._send(("stop",))
         if supervisor is threading.current_thread():  # stop() from a listener: the pipe ends after it returns
             return
         process.join(timeout)
@@ -145,7 +147,10 @@ class ProjectorProcess(BackgroundProjector):
             if self._stopping.wait(delay):
                 return
             delay = min(delay * 2, RESTART_DELAY_MAX_S)
-            self._spawn()
+            with self._spawn_lock:
+                if self._stopping.is_set():
+                    return
+                self._spawn()
 
     def _pump(self, conn: Connection) -> None:
         while True:
