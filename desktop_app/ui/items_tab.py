@@ -131,6 +131,7 @@ class ItemsTableModel(QAbstractTableModel):
         self._apply_timer.setInterval(0)
         self._apply_timer.timeout.connect(self._apply_some)
         self.resets = 0
+        self._closed = False  # after close(), late queued changes are dropped (the reader may be shut down)
 
     # -- loading ---------------------------------------------------------------------------------
     @property
@@ -209,6 +210,8 @@ class ItemsTableModel(QAbstractTableModel):
         """Queue changed (customer, band) keys. A reader thread re-reads their rows, so the GUI thread
         never waits on SQLite while the projector writes; the rows are then applied in place.
         Rows beyond the loaded pages are not read now (fetchMore brings them); only the total is."""
+        if self._closed:
+            return
         band = self.band
         for customer, key_band in keys:
             if key_band != band or (self.customer is not None and customer != self.customer):
@@ -245,6 +248,9 @@ class ItemsTableModel(QAbstractTableModel):
 
     def close(self) -> None:
         """Stop the reader thread if it is the model's own (pending reads are dropped)."""
+        self._closed = True
+        self._drain_timer.stop()
+        self._apply_timer.stop()
         self._queued.clear()
         self._count_stale = False
         self._read_result = None
@@ -253,6 +259,8 @@ class ItemsTableModel(QAbstractTableModel):
 
     @Slot(int, object, int, object)
     def _apply_read(self, generation: int, rows: list[ItemRow], total: int, failed: list[tuple[str, Band]]) -> None:
+        if self._closed:
+            return
         self._read_result = (generation, rows, 0, total, failed)
         self._apply_some()
 

@@ -105,3 +105,19 @@ def test_a_change_beyond_the_loaded_pages_only_moves_the_total(view, qtbot):
     model.fetchMore()  # scrolling down brings it
     assert model.row_at(model.rowCount() - 1).customer_id == "c9999"
     model.close()
+
+
+def test_changes_arriving_after_close_are_dropped(view, qtbot):
+    """A queued change can still arrive after the window closed its models and their shared reader."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    writer, read_model = view
+    reader = ThreadPoolExecutor(max_workers=1)
+    model = ItemsTableModel(read_model, Band.AFFORDABLE, reader=reader)
+    model.reload()
+    model.close()
+    reader.shutdown(wait=False, cancel_futures=True)
+    model.apply_changed_keys(writer.write(order_event("dan", ("Lamp", 2500, 1))))
+    qtbot.wait(100)  # an error in the drain timer's slot would fail the test here
+    assert not model.busy
+    assert model.rowCount() == 0
