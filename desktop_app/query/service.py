@@ -95,6 +95,8 @@ class QueryService:
             if self._runner is not None:
                 return True
             if self._try_to_project():
+                self._watch_stop.set()  # a watcher of the other projector, if any, has nothing left to do
+                self._watcher = None
                 return True
             log.info("another process projects into %s; reading its live view", self.db_path)
             if self._watcher is None:
@@ -106,6 +108,8 @@ class QueryService:
             return False
 
     def _try_to_project(self) -> bool:
+        if self._runner is not None:  # already projecting: the file lock is reentrant, so never take it twice
+            return True
         try:
             self._lock.acquire(timeout=0)
         except Timeout:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 from desktop_app import contracts
 from desktop_app.query.bands import Band
 from desktop_app.query.runner import ProjectorOptions
-from desktop_app.query.service import NotProjectingError
+from desktop_app.query.service import READ_ONLY_WATCH_S, NotProjectingError
 
 from query_live_helpers import WAIT_S, order, produce, produce_events, snapshot, wait_for, wire
 
@@ -223,3 +224,16 @@ def test_a_read_only_service_reports_changes_and_takes_over_when_the_projector_s
     assert wait_for(lambda: ("jan", Band.CHEAP) in changes[-1].keys)
     assert snapshot(reading)[0][4:6] == (3, 2)
 
+
+
+def test_a_reader_that_takes_over_projects_once_and_frees_the_lock_on_close(topic_ready, start_service) -> None:
+    projecting = start_service()
+    reading = start_service()
+    assert not reading.is_projecting
+    projecting.close()
+    assert reading.start() is True
+    time.sleep(3 * READ_ONLY_WATCH_S)  # the read-only watcher must not take over a second time meanwhile
+    ((partition, offset),) = produce_events(topic_ready, [order("ian", ("Bowl", 1200, 1))])
+    assert reading.wait_until_visible(partition, offset, WAIT_S)
+    reading.close()
+    assert start_service().is_projecting  # the lock was held once, so one close frees it
