@@ -93,7 +93,7 @@ def test_any_input_is_refused_with_messages_or_becomes_exactly_one_faithful_even
         return
 
     with tempfile.TemporaryDirectory() as tmp:
-        outbox = Outbox(Path(tmp) / "command.db")
+        outbox = Outbox(Path(tmp) / "command.db", "orders")
         try:
             receipt, created = outbox.accept(check(cmd).to_event(source="property-test"))
             pending = outbox.pending(limit=10)
