@@ -92,12 +92,14 @@ async def open_broker(settings: Settings) -> AsyncIterator[str]:
 
 
 def command_service(settings: Settings, bootstrap_servers: str) -> CommandService:
-    return CommandService(
-        settings.command_db_path,
-        settings.kafka_client_kwargs(bootstrap_servers),
-        settings.topic,
-        settings.client_id,
-    )
+    client_kwargs = settings.kafka_client_kwargs(bootstrap_servers)
+
+    async def provision(topic: str) -> TopicInfo:  # for orders queued earlier for another topic
+        return await ensure_topic(client_kwargs, topic, settings.partitions, settings.replication_factor,
+                                  settings.min_insync_replicas)
+
+    return CommandService(settings.command_db_path, client_kwargs, settings.topic, settings.client_id,
+                          provision_topic=provision)
 
 
 def query_service(settings: Settings, bootstrap_servers: str, *, rebuild_outdated: bool = True,

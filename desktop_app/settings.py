@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import ssl
 from pathlib import Path
@@ -19,6 +20,27 @@ from pydantic_settings import (
 
 APP_NAME = "order-desk"
 RESOURCES_DIR = Path(__file__).resolve().parent.parent / "resources"
+MAX_TOPIC_NAME = 249  # Kafka's limit
+_TOPIC_NAME = re.compile(r"[A-Za-z0-9._-]+", re.ASCII)
+
+
+def check_topic_name(name: str) -> str:
+    """The topic name, or ValueError with the reason: the one rule for an events topic name.
+
+    Kafka's rule (1..249 characters of a-z, A-Z, 0-9, ".", "_", "-", and neither "." nor ".."), and no
+    name starting with "__": those are Kafka's internal topics (__consumer_offsets, __transaction_state).
+    """
+    if not name:
+        raise ValueError("a topic name is required")
+    if len(name) > MAX_TOPIC_NAME:
+        raise ValueError(f"at most {MAX_TOPIC_NAME} characters (this has {len(name)})")
+    if not _TOPIC_NAME.fullmatch(name):
+        raise ValueError(f"{name!r}: only letters a-z and A-Z, digits, '.', '_' and '-' are allowed")
+    if name in (".", ".."):
+        raise ValueError(f"{name!r} is not a valid topic name")
+    if name.startswith("__"):
+        raise ValueError(f"{name!r} is reserved for Kafka's internal topics (names starting with '__')")
+    return name
 
 
 def config_file_path() -> Path:
@@ -62,6 +84,11 @@ class Settings(BaseSettings):
         description="Where the desktop window projects the read model: a child process (keeps the window "
                     "responsive during bursts, catch-ups and rebuilds) or a thread of its own process.",
     )
+
+    @field_validator("topic", mode="after")
+    @classmethod
+    def _topic_name(cls, value: str) -> str:
+        return check_topic_name(value)
 
     @field_validator("data_dir", "cache_dir", mode="after")
     @classmethod

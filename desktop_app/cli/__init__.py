@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bootstrap-servers", metavar="HOST:PORT[,...]",
                         help="use this Kafka cluster instead of the embedded broker "
                         "(env ORDER_DESK_BOOTSTRAP_SERVERS)")
-    parser.add_argument("--topic", help="events topic (default orders.events)")
+    parser.add_argument("--topic", help="events topic (default orders.events; letters, digits, '.', '_', '-'; "
+                        "not starting with '__'; env ORDER_DESK_TOPIC)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     gui = subparsers.add_parser("gui", help="open the desktop window (the default)")
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             where = ".".join(str(p) for p in error["loc"])
-            print(f"order-desk: invalid setting {where}: {error['msg']}", file=sys.stderr)
+            reason = error.get("ctx", {}).get("error") if error["type"] == "value_error" else None
+            print(f"order-desk: invalid setting {where}: {reason or error['msg']}", file=sys.stderr)
         return EXIT_INVALID
     from desktop_app.logs import configure_logging
 

@@ -3,6 +3,9 @@
 `validate(cmd)` returns every problem at once as (field, message) pairs a person can read. Field names
 are "customer", "command_id", "lines", "line[N].item", "line[N].price", "line[N].quantity" (N 1-based),
 so a form can show each message next to its field. Prices become integer pence through Decimal.
+
+What a customer id and an item name are is decided here, once, by `customer_id_of` and `item_name_of`;
+the window and the CLI both get it through `validate` (see the README, "Customer ids and item names").
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ _POUND_SIGN = "£"
 # Unicode categories refused inside labels: control chars, lone surrogates (not encodable as UTF-8),
 # and the line/paragraph separators.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+# Bidi controls (embeddings, overrides, isolates, LRM/RLM/ALM): they reorder how the rest of the text is
+# shown, so two ids that look alike differ, or one looks like another.
+_DIRECTION_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# What draws nothing by itself: spaces, format characters (zero-width space, BOM, joiners) and combining
+# marks. A label needs at least one character outside these, or a clerk can neither see nor retype it.
+_UNSEEN_CATEGORIES = frozenset({"Zs", "Cf", "Mn", "Mc", "Me"})
 _PLAIN_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 _GROUPED_AMOUNT = re.compile(r"[0-9]{1,3}(?:[,_' \u00a0\u202f][0-9]{3})+(?:\.[0-9]+)?", re.ASCII)
 _WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
@@ -94,7 +103,8 @@ class PlaceOrder:
 
 @dataclass(frozen=True, slots=True)
 class ValidOrder:
-    """A command that passed validation: trimmed text, prices in integer pence."""
+    """A command that passed validation: ids and names as `customer_id_of` / `item_name_of` give them,
+    prices in integer pence."""
 
     customer_id: str
     command_id: str
@@ -177,20 +187,51 @@ def parse_quantity(value: object) -> int:
     return number
 
 
-def clean_label(value: object, max_length: int) -> str:
-    """Trimmed text of 1..max_length characters without control characters, or ValueError."""
+def customer_id_of(value: object) -> str:
+    """The customer id that typed text stands for, or ValueError with the reason. The one rule.
+
+    Exact and case-sensitive: what the clerk typed is what is recorded, so "Alice" and "alice" are two
+    customers (a completer may suggest a known id but never changes the text). Only surrounding
+    whitespace is trimmed, and the text is put in Unicode NFC, so one visible spelling is one id ("é"
+    typed as one code point or as "e" + combining accent); NFC changes nothing a clerk can see.
+    Refused: empty text, more than MAX_CUSTOMER_ID characters, control characters, direction-control
+    (bidi) characters, and text with no visible character (only zero-width or combining characters).
+    """
+    return _label_of(value, contracts.MAX_CUSTOMER_ID)
+
+
+def item_name_of(value: object) -> str:
+    """The item name that typed text stands for: the customer-id rule, up to MAX_ITEM characters.
+
+    Exact and case-sensitive too: "Television" and "television" are two items.
+    """
+    return _label_of(value, contracts.MAX_ITEM)
+
+
+def _label_of(value: object, max_length: int) -> str:
     if not isinstance(value, str):
         raise ValueError("is required")
     text = value.strip()
     if not text:
         raise ValueError("is required")
+    plain = text.isascii() and text.isprintable()  # printable ASCII: NFC, visible, no controls; no scan
+    if not plain:
+        text = unicodedata.normalize("NFC", text)
     if len(text) > max_length:
         raise ValueError(f"at most {max_length} characters (this has {len(text)})")
-    if not (text.isascii() and text.isprintable()) and any(  # printable ASCII has none: skip the scan
-        unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in text
-    ):
-        raise ValueError("must not contain control characters")
+    if not plain:
+        _refuse_unseen_or_controls(text)
     return text
+
+
+def _refuse_unseen_or_controls(text: str) -> None:
+    categories = [unicodedata.category(ch) for ch in text]
+    if not _FORBIDDEN_CATEGORIES.isdisjoint(categories):
+        raise ValueError("must not contain control characters")
+    if not _DIRECTION_CONTROLS.isdisjoint(text):
+        raise ValueError("must not contain direction-control characters")
+    if _UNSEEN_CATEGORIES.issuperset(categories):
+        raise ValueError("must contain a visible character")
 
 
 def check_command_id(value: object) -> str:
@@ -225,7 +266,7 @@ def _examine(cmd: PlaceOrder) -> tuple[ValidOrder | None, tuple[Problem, ...]]:
             problems.append(Problem(field_name, str(exc)))
             return None
 
-    customer_id = take("customer", clean_label, cmd.customer_id, contracts.MAX_CUSTOMER_ID)
+    customer_id = take("customer", customer_id_of, cmd.customer_id)
     command_id = take("command_id", check_command_id, cmd.command_id)
 
     raw_lines = cmd.lines if isinstance(cmd.lines, tuple) else ()
@@ -239,7 +280,7 @@ def _examine(cmd: PlaceOrder) -> tuple[ValidOrder | None, tuple[Problem, ...]]:
         if not isinstance(line, LineInput):
             problems.append(Problem(f"line[{number}].item", "is not an order line"))
             continue
-        item = take((number, "item"), clean_label, line.item, contracts.MAX_ITEM)
+        item = take((number, "item"), item_name_of, line.item)
         pence = take((number, "price"), parse_price_pence, line.price)
         quantity = take((number, "quantity"), parse_quantity, line.quantity)
         if item is not None and pence is not None and quantity is not None:

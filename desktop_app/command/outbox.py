@@ -4,6 +4,12 @@ One SQLite file (`command.db`), WAL mode, synchronous=FULL: once `accept()` retu
 a crash of the app or of the OS. `command_id` is unique, so a resubmitted command gets its first
 receipt back and no second event. Rows are never deleted; `seq` is the submission order.
 
+Each row records the topic its event was accepted for (the desk's topic at that moment), and the relay
+publishes it there, whatever topic a later process is configured with. Schema 1 files had no topic
+column: opening one adds it and gives every existing row the topic of the process that opens it (the
+desk's configured topic at migration time, the best knowledge there is: schema 1 always published to the
+configured topic). Schema 1 apps cannot open a migrated file (the version check refuses it).
+
 Plain `sqlite3` rather than SQLAlchemy: one small table, and writers need `BEGIN IMMEDIATE` so that two
 processes (the GUI and the CLI) queue up on the write lock instead of failing to upgrade a read lock.
 The connection is shared by threads under a lock (the service runs slow fsync-ing writes off the event
@@ -12,6 +18,7 @@ loop).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -25,7 +32,9 @@ from typing import Literal
 
 from desktop_app import contracts
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -35,6 +44,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     event_id     TEXT    NOT NULL UNIQUE,
     order_id     TEXT    NOT NULL,
     customer_id  TEXT    NOT NULL,
+    topic        TEXT    NOT NULL,
     event_json   BLOB    NOT NULL,
     accepted_at  TEXT    NOT NULL,
     attempted_at REAL,
@@ -45,6 +55,9 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE published_at IS NULL;
 """
 _SCHEMA_STATEMENTS = [s.strip() for s in _SCHEMA.split(";") if s.strip()]
+# Schema 1 -> 2: the topic column, filled with the opening process's topic.
+_ADD_TOPIC = "ALTER TABLE outbox ADD COLUMN topic TEXT NOT NULL DEFAULT ''"
+_FILL_TOPIC = "UPDATE outbox SET topic = ? WHERE topic = ''"
 
 ReceiptStatus = Literal["accepted", "published"]
 
@@ -87,6 +100,7 @@ class PendingEvent:
     command_id: str
     event_id: uuid.UUID
     customer_id: str
+    topic: str  # where it was accepted to go
     event_json: bytes
     attempted_at: float | None
 
@@ -103,7 +117,7 @@ class Acknowledgement:
 
 
 class CommandIdReused(ValueError):
-    """The command id was already used for a different order (other customer or lines)."""
+    """The command id was already used for a different order (other customer, lines or topic)."""
 
     def __init__(self, command_id: str) -> None:
         super().__init__(f"command id {command_id!r} was already used for a different order")
@@ -134,10 +148,16 @@ def _now() -> str:
 
 
 class Outbox:
-    """The durable queue of accepted events. Thread-safe; several processes may share the file."""
+    """The durable queue of accepted events. Thread-safe; several processes may share the file.
 
-    def __init__(self, path: Path) -> None:
+    `topic`: where the events this process accepts are to be published (each row keeps its own).
+    """
+
+    def __init__(self, path: Path, topic: str) -> None:
+        if not topic:
+            raise ValueError("topic is required")
         self.path = Path(path)
+        self.topic = topic
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(
@@ -153,6 +173,11 @@ class Outbox:
                     raise OutboxVersionError(
                         f"{self.path} has outbox schema {version}; this app knows up to {SCHEMA_VERSION}"
                     )
+                columns = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
+                if columns and "topic" not in columns:  # a schema 1 file
+                    conn.execute(_ADD_TOPIC)
+                    filled = conn.execute(_FILL_TOPIC, (topic,)).rowcount
+                    log.warning("outbox %s: recorded topic %r for its %d earlier events", self.path, topic, filled)
                 for statement in _SCHEMA_STATEMENTS:  # not executescript(): it would COMMIT first
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -188,8 +213,8 @@ class Outbox:
     def accept(self, event: contracts.EventEnvelope) -> tuple[Receipt, bool]:
         """Store the event unless its command was seen before. Returns (receipt, newly_accepted).
 
-        For a known command_id the first receipt comes back; raises CommandIdReused if that command
-        was for a different customer or different lines.
+        The event is to be published to this outbox's topic. For a known command_id the first receipt
+        comes back; raises CommandIdReused if that command was for a different customer, lines or topic.
         """
         return self.accept_many([event])[0]
 
@@ -205,13 +230,14 @@ class Outbox:
             for event in events:
                 payload = event.payload
                 created = conn.execute(
-                    "INSERT INTO outbox (command_id, event_id, order_id, customer_id, event_json, accepted_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (command_id) DO NOTHING",
+                    "INSERT INTO outbox (command_id, event_id, order_id, customer_id, topic, event_json, accepted_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (command_id) DO NOTHING",
                     (
                         payload.command_id,
                         str(event.event_id),
                         str(payload.order_id),
                         payload.customer_id,
+                        self.topic,
                         event.model_dump_json().encode("utf-8"),
                         accepted_at,
                     ),
@@ -220,13 +246,13 @@ class Outbox:
                     receipt = Receipt(payload.order_id, payload.command_id, "accepted", None, None, event.event_id)
                 else:
                     row = conn.execute(
-                        f"SELECT {_RECEIPT_COLUMNS}, event_json FROM outbox WHERE command_id = ?",
+                        f"SELECT {_RECEIPT_COLUMNS}, topic, event_json FROM outbox WHERE command_id = ?",
                         (payload.command_id,),
                     ).fetchone()
                     first = contracts.EventEnvelope.model_validate_json(row[-1]).payload
-                    if (first.customer_id, first.lines) != (payload.customer_id, payload.lines):
+                    if (first.customer_id, first.lines, row[-2]) != (payload.customer_id, payload.lines, self.topic):
                         raise CommandIdReused(payload.command_id)  # rolls back the whole batch
-                    receipt = _receipt(row[:-1])
+                    receipt = _receipt(row[:-2])
                 outcomes.append((receipt, created))
         return outcomes
 
@@ -265,7 +291,7 @@ class Outbox:
         """The oldest unpublished events, in submission order."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT seq, command_id, event_id, customer_id, event_json, attempted_at FROM outbox"
+                "SELECT seq, command_id, event_id, customer_id, topic, event_json, attempted_at FROM outbox"
                 " WHERE published_at IS NULL ORDER BY seq LIMIT ?",
                 (limit,),
             ).fetchall()
@@ -275,10 +301,11 @@ class Outbox:
                 command_id=command_id,
                 event_id=uuid.UUID(event_id),
                 customer_id=customer_id,
+                topic=topic,
                 event_json=bytes(event_json),
                 attempted_at=attempted_at,
             )
-            for seq, command_id, event_id, customer_id, event_json, attempted_at in rows
+            for seq, command_id, event_id, customer_id, topic, event_json, attempted_at in rows
         ]
 
     def receipts(self) -> list[Receipt]:

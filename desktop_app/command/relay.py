@@ -2,7 +2,9 @@
 
 How an event travels
     Each round takes the oldest pending events (submission order), notes them as attempted, sends
-    them all (`send()` futures gathered, key = customer id) and records each acknowledged
+    them all (`send()` futures gathered, key = customer id), each to the topic it was accepted for
+    (recorded in the outbox, so a later process configured with another topic still sends it where
+    the clerk was told it would go), and records each acknowledged
     (partition, offset) in one outbox transaction. The next round starts only after that, so a
     later round never overtakes an earlier one. Within a round, events of one customer share a
     partition, and the idempotent producer delivers a partition's batches in order, retrying
@@ -10,6 +12,12 @@ How an event travels
     recorded, the producer is closed (its sequence numbers may have a gap) and, after a capped
     backoff, the next producer starts again from the first unacknowledged event. While the broker
     is unreachable the events simply wait in the outbox, which survives restarts.
+
+Topics
+    This process's own topic is provisioned before use by whoever starts the desk (bootstrap). A row
+    for another topic (accepted while the desk was configured differently) has that topic provisioned
+    the first time a producer session meets it, through `provision_topic`; until that succeeds the
+    round fails and is retried like any other, so no later event overtakes it.
 
 Exactly-once, honestly
     Kafka gives us at-least-once here, not exactly-once. The idempotent producer removes duplicates
@@ -41,7 +49,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -109,15 +117,18 @@ class Relay:
         self,
         outbox: Outbox,
         client_kwargs: dict[str, Any],
-        topic: str,
         *,
         lock_path: Path,
         options: RelayOptions | None = None,
         on_status: Callable[[], None] | None = None,
+        provision_topic: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
+        """`provision_topic(name)` creates a topic other than the outbox's own if it is missing (see
+        "Topics" above); without it such a topic must exist already."""
         self._outbox = outbox
         self._client_kwargs = dict(client_kwargs)
-        self._topic = topic
+        self._provision_topic = provision_topic
+        self._provisioned = {outbox.topic}
         self._options = options or RelayOptions()
         self._lock = filelock.FileLock(str(lock_path), thread_local=False)
         self._holds_lock = False
@@ -259,6 +270,7 @@ class Relay:
         self._set_status(True, None)
 
     async def _close_producer(self) -> None:
+        self._provisioned = {self._outbox.topic}  # a new session checks other topics again
         producer, self._producer = self._producer, None
         if producer is not None:
             await self._stop_quietly(producer)
@@ -298,9 +310,17 @@ class Relay:
             self._set_status(False, "the broker does not answer")
 
     # -- one round -----------------------------------------------------------------------------
+    async def _ensure_topics(self, batch: list[PendingEvent]) -> None:
+        for topic in sorted({event.topic for event in batch} - self._provisioned):
+            if self._provision_topic is not None:
+                await self._provision_topic(topic)
+                log.info("provisioned topic %r for events accepted for it earlier", topic)
+            self._provisioned.add(topic)
+
     async def _publish(self, batch: list[PendingEvent]) -> None:
         producer = self._producer
         assert producer is not None
+        await self._ensure_topics(batch)
         first_attempts = [event.seq for event in batch if event.attempted_at is None]
         if first_attempts:
             await asyncio.to_thread(self._outbox.mark_attempted, first_attempts)
@@ -311,7 +331,7 @@ class Relay:
             try:
                 futures.append(
                     await producer.send(
-                        self._topic, pending.event_json, key=pending.customer_id.encode("utf-8"),
+                        pending.topic, pending.event_json, key=pending.customer_id.encode("utf-8"),
                         headers=ORDER_PLACED_HEADERS,
                     )
                 )
@@ -321,14 +341,14 @@ class Relay:
         outcomes = await self._await_acks(futures)
 
         acks: list[Acknowledgement] = []
-        failed_customers: set[str] = set()
+        failed_customers: set[tuple[str, str]] = set()  # (topic, customer): one partition's order
         first_error: BaseException | None = None
         for pending, outcome in zip(batch, outcomes):
             if isinstance(outcome, BaseException):
                 first_error = first_error or outcome
-                failed_customers.add(pending.customer_id)
+                failed_customers.add((pending.topic, pending.customer_id))
                 continue
-            if pending.customer_id in failed_customers:
+            if (pending.topic, pending.customer_id) in failed_customers:
                 log.error(
                     "event %s of customer %r was acknowledged after an earlier event of that customer"
                     " failed; their order in the log is broken",
@@ -380,8 +400,12 @@ class Relay:
         await consumer.start()
         try:
             assert self._producer is not None
-            partitions = sorted(await self._producer.partitions_for(self._topic))
-            tps = [TopicPartition(self._topic, p) for p in partitions]
+            existing = await consumer.topics()  # a topic that does not exist yet holds nothing of ours
+            tps = [
+                TopicPartition(topic, partition)
+                for topic in sorted({event.topic for event in attempted} & existing)
+                for partition in sorted(await self._producer.partitions_for(topic))
+            ]
             starts = await consumer.offsets_for_times({tp: max(since_ms, 0) for tp in tps})
             ends = await consumer.end_offsets(tps)
             remaining = {tp: ends[tp] for tp in tps if starts.get(tp) is not None}

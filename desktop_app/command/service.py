@@ -1,6 +1,6 @@
 """CommandService: the write side's one entry point. No Qt; async, never blocks the event loop for long.
 
-    service = CommandService(db_path, client_kwargs, topic, source)
+    service = CommandService(db_path, client_kwargs, topic, source)   # orders accepted from now on go to topic
     await service.start()                       # opens the outbox, starts the relay
     receipt = await service.place_order(cmd)    # InvalidOrder, or an "accepted" receipt
     receipts = await service.place_orders(cmds) # many at once, in one transaction: all or none
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from desktop_app.command import model
 from desktop_app.command.model import InvalidOrder, InvalidOrders, PlaceOrder, Problem
 from desktop_app.command.outbox import Outbox, Receipt
 from desktop_app.command.relay import Relay, RelayOptions
+from desktop_app.settings import check_topic_name
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,15 @@ class CommandService:
         *,
         relay_options: RelayOptions | None = None,
         stop_flush_s: float = 2.0,
+        provision_topic: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
+        """`topic`: where the orders this service accepts are published (the outbox records it per order;
+        orders queued earlier for another topic still go there, provisioned by `provision_topic`)."""
         if not source or len(source) > MAX_SOURCE:
             raise ValueError(f"source must be 1..{MAX_SOURCE} characters")
-        if not topic:
-            raise ValueError("topic is required")
         self.db_path = Path(db_path)
-        self.topic = topic
+        self.topic = check_topic_name(topic)
+        self._provision_topic = provision_topic
         self.source = source
         self._client_kwargs = dict(client_kwargs)
         self._relay_options = relay_options
@@ -66,14 +69,14 @@ class CommandService:
         """Open the outbox and start the relay. Does not need the broker to be reachable."""
         if self._outbox is not None:
             return
-        self._outbox = await asyncio.to_thread(Outbox, self.db_path)
+        self._outbox = await asyncio.to_thread(Outbox, self.db_path, self.topic)
         self._relay = Relay(
             self._outbox,
             self._client_kwargs,
-            self.topic,
             lock_path=self.db_path.with_name(self.db_path.name + ".relay.lock"),
             options=self._relay_options,
             on_status=self._status_changed,
+            provision_topic=self._provision_topic,
         )
         self._relay.start()
 

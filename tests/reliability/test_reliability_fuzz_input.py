@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import unicodedata
 from decimal import Decimal
 from itertools import count
 from pathlib import Path
@@ -30,6 +31,7 @@ any_char = st.characters(exclude_categories=())  # everything, lone surrogates (
 tricky_labels = st.sampled_from([
     "alice", " bob ", "", "   ", "x" * 64, "x" * 65, "y" * 120, "y" * 121, "a\nb", "tab\there", "a\u2028b",
     "\udcff", "Zoë", "\u200b", "\x00", "-dash", "--", "£", "ﬁ", "👩‍👩‍👧", "e\u0301", "O'Brien; DROP TABLE",
+    "\ufeff", "\u200d", "\u0301", " \u200b ", "\u202e", "\u202eecila", "x\u2066y\u2069", "\u200f", "Alice",
 ])
 tricky_prices = st.sampled_from([
     "4.99", "£4.99", "£ 4.99", " 12 ", "0", "0.00", "0.01", "-1", "+1", "\u22121", "1e3", "1E-2", "NaN", "inf",
@@ -120,6 +122,18 @@ def outbox_rows(data_dir: Path) -> int:
         return connection.execute("SELECT count(*) FROM outbox").fetchone()[0]
 
 
+def typed_label(text: str) -> str:
+    """A customer id or item name as typed, trimmed and in NFC: the rule of `customer_id_of`."""
+    return unicodedata.normalize("NFC", text.strip())
+
+
+def a_clerk_can_see(label: str) -> bool:
+    """Some character draws something (not a space, format character or mark), and none reorders the text."""
+    visible = any(not (ch.isspace() or unicodedata.category(ch) in {"Cf", "Mn", "Mc", "Me"}) for ch in label)
+    return visible and not any("\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069" or ch in "\u200e\u200f\u061c"
+                               for ch in label)
+
+
 def typed_pence(price: str) -> int:
     amount = price.strip().removeprefix("£").strip()
     return int(Decimal(amount) * 100)
@@ -188,9 +202,10 @@ def test_fuzzed_place_command_never_crashes_and_refuses_without_writing(
         first_item, first_price, first_qty = entry["first"]
         typed_lines = [(first_item, first_price, "1" if entry["qty_omitted"] else first_qty), *entry["more"]]
         event = logged[order_id]
-        assert event.payload.customer_id == entry["customer"].strip()
+        assert event.payload.customer_id == typed_label(entry["customer"])
+        assert all(a_clerk_can_see(label) for label in (event.payload.customer_id, *(ln.item for ln in event.payload.lines)))
         assert [(ln.item, ln.unit_price_pence, ln.quantity) for ln in event.payload.lines] == [
-            (item.strip(), typed_pence(price), int(quantity)) for item, price, quantity in typed_lines
+            (typed_label(item), typed_pence(price), int(quantity)) for item, price, quantity in typed_lines
         ], "the published order must be exactly what was typed, to the penny"
     report(f"{examples} examples: {outcomes}")
 
@@ -228,12 +243,12 @@ def test_fuzzed_form_validator_never_raises_and_names_every_problem(examples: in
         assert problems == ()
         event = valid.to_event("fuzz")
         assert contracts.decode(contracts.encode(event).value, contracts.encode(event).headers) == event
-        assert event.payload.customer_id == customer.strip()
+        assert event.payload.customer_id == typed_label(customer) and a_clerk_can_see(event.payload.customer_id)
         for line, typed_line in zip(event.payload.lines, cmd.lines, strict=True):
             price = typed_line.price
             expected = int(Decimal(price) * 100) if isinstance(price, Decimal) else typed_pence(price)
             assert line.unit_price_pence == expected
             assert line.quantity == int(typed_line.quantity)
-            assert line.item == typed_line.item.strip()
+            assert line.item == typed_label(typed_line.item) and a_clerk_can_see(line.item)
 
     check_form()

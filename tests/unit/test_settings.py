@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import re
+
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,52 @@ def test_missing_prerequisite_names_program_and_install_command(monkeypatch, tmp
         require_program(program)
     assert f"'{program}' was not found" in str(error.value)
     assert hint in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["orders.events", "a", "A-Z_0.9", "x" * 249, "_private", "orders..v2"])
+def test_a_kafka_topic_name_is_accepted(name: str) -> None:
+    assert Settings(topic=name).topic == name
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("__consumer_offsets", "reserved for Kafka's internal topics"),
+        ("__transaction_state", "reserved for Kafka's internal topics"),
+        ("__anything", "reserved for Kafka's internal topics"),
+        ("", "a topic name is required"),
+        (".", "is not a valid topic name"),
+        ("..", "is not a valid topic name"),
+        ("x" * 250, "at most 249 characters (this has 250)"),
+        ("orders events", "only letters a-z and A-Z, digits"),
+        ("orders/events", "only letters a-z and A-Z, digits"),
+        ("ordérs", "only letters a-z and A-Z, digits"),
+        ("orders\n", "only letters a-z and A-Z, digits"),
+    ],
+)
+def test_an_invalid_or_internal_topic_is_refused_from_every_source(monkeypatch, tmp_path, name: str, reason: str):
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        Settings(topic=name)  # a command-line option
+    monkeypatch.setenv("ORDER_DESK_TOPIC", name)
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        Settings()  # the environment
+    monkeypatch.delenv("ORDER_DESK_TOPIC")
+    config = tmp_path / "settings.toml"
+    config.write_text(f"topic = {json.dumps(name)}\n")
+    monkeypatch.setenv("ORDER_DESK_CONFIG", str(config))
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        Settings()  # the settings file
+
+
+def test_the_cli_refuses_an_internal_topic_as_invalid_input_and_writes_nothing(tmp_path, capsys):
+    from desktop_app import cli
+
+    data_dir = tmp_path / "desk"
+    code = cli.main([f"--data-dir={data_dir}", "--bootstrap-servers=127.0.0.1:9", "--topic=__consumer_offsets",
+                     "place", "--customer=alice", "--item=Tea", "--price=3.50"])
+    out, err = capsys.readouterr()
+    assert code == cli.EXIT_INVALID
+    assert (out, err.splitlines()) == ("", [
+        "order-desk: invalid setting topic: '__consumer_offsets' is reserved for Kafka's internal topics"
+        " (names starting with '__')"])
+    assert not data_dir.exists()

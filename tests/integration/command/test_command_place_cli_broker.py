@@ -88,7 +88,7 @@ def test_place_with_the_broker_unreachable_accepts_and_queues(topic_ready: Setti
     assert waited.returncode == 3
     assert "accepted" in waited.stdout
 
-    outbox = Outbox(topic_ready.command_db_path)
+    outbox = Outbox(topic_ready.command_db_path, topic_ready.topic)
     try:
         assert [r.status for r in outbox.receipts()] == ["accepted", "accepted"]
     finally:
@@ -99,3 +99,29 @@ def test_place_with_the_broker_unreachable_accepts_and_queues(topic_ready: Setti
     assert sent.returncode == 0, sent.stderr
     assert [e.event.payload.command_id for e in logged(topic_ready)][:2] == ["queued-1", "queued-2"]
     assert len(logged(topic_ready)) == 3
+
+
+def test_an_order_goes_to_the_topic_it_was_accepted_for_not_the_next_desks(topic_ready: Settings) -> None:
+    alpha = topic_ready.model_copy(update={"topic": f"{topic_ready.topic}.alpha"})
+    beta = topic_ready.model_copy(update={"topic": f"{topic_ready.topic}.beta"})
+    queued = order_desk(alpha, "place", "--customer", "dana", "--item", "Lamp", "--price", "60",
+                        "--command-id", "for-alpha", "--json", servers=unused_address())
+    assert queued.returncode == 0, queued.stderr
+    assert json.loads(queued.stdout)["status"] == "accepted"
+
+    sent = order_desk(beta, "place", "--customer", "dana", "--item", "Rug", "--price", "70",
+                      "--command-id", "for-beta", "--wait")
+    assert sent.returncode == 0, sent.stderr
+    assert [e.event.payload.command_id for e in logged(alpha)] == ["for-alpha"]
+    assert [e.event.payload.command_id for e in logged(beta)] == ["for-beta"]
+
+
+def test_an_internal_topic_is_invalid_input_and_writes_nothing(topic_ready: Settings) -> None:
+    internal = topic_ready.model_copy(update={"topic": "__consumer_offsets"})
+    done = order_desk(internal, "place", "--customer", "erin", "--item", "Tea", "--price", "3.50")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "order-desk: invalid setting topic: '__consumer_offsets' is reserved for Kafka's internal topics"
+        " (names starting with '__')"]
+    assert not topic_ready.data_dir.exists()

@@ -214,7 +214,7 @@ def test_orders_queued_in_a_killed_process_are_published_by_the_next_one(
 
 def _crash_after_the_broker_acked(settings: Settings, count: int) -> list[tuple[int, int]]:
     """Replay the crash window: events accepted, attempted and acknowledged, but never marked published."""
-    outbox = Outbox(settings.command_db_path)
+    outbox = Outbox(settings.command_db_path, settings.topic)
     try:
         events = [outbox.accept(check(numbered_order(n)).to_event("crashed-app"))[0] for n in range(count)]
         pending = outbox.pending(count)

@@ -47,7 +47,7 @@ def test_place_orders_accepts_every_order_in_order(tmp_path: Path) -> None:
         assert [service.receipt(f"cmd-{n}") for n in range(50)] == receipts
 
     run_with_service(tmp_path / "command.db", scenario)
-    outbox = Outbox(tmp_path / "command.db")
+    outbox = Outbox(tmp_path / "command.db", "orders")
     try:
         pending = outbox.pending(100)
         assert [p.command_id for p in pending] == [f"cmd-{n}" for n in range(50)]
@@ -87,7 +87,7 @@ def test_repeated_command_ids_get_their_first_receipt_and_a_reused_one_rolls_bac
 
 
 def test_accept_many_is_one_transaction(tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path / "command.db")
+    outbox = Outbox(tmp_path / "command.db", "orders")
     try:
         events = [check(order(n)).to_event("unit-test") for n in range(3)]
         before = outbox._conn.total_changes
@@ -100,7 +100,7 @@ def test_accept_many_is_one_transaction(tmp_path: Path) -> None:
 
 
 def test_the_relay_sends_the_stored_bytes_as_contracts_encode_would(tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path / "command.db")
+    outbox = Outbox(tmp_path / "command.db", "orders")
     try:
         accepted = check(PlaceOrder(" Zoë ", (LineInput("Crème brûlée", "£4.99", " 3 "),), "cmd-é")).to_event("desk")
         outbox.accept(accepted)

@@ -18,18 +18,18 @@ def event(customer: str = "alice", command_id: str = "cmd-1", price: str = "3.50
 
 @pytest.fixture
 def outbox(tmp_path: Path):
-    box = Outbox(tmp_path / "command.db")
+    box = Outbox(tmp_path / "command.db", "orders")
     yield box
     box.close()
 
 
 def test_accepted_events_survive_reopening(tmp_path: Path) -> None:
-    first = Outbox(tmp_path / "command.db")
+    first = Outbox(tmp_path / "command.db", "orders")
     placed = event()
     receipt, created = first.accept(placed)
     first.close()
 
-    again = Outbox(tmp_path / "command.db")
+    again = Outbox(tmp_path / "command.db", "orders")
     try:
         assert created and receipt.status == "accepted" and receipt.partition is None
         assert again.receipt("cmd-1") == receipt
@@ -95,15 +95,15 @@ def test_the_store_is_wal_with_full_sync(outbox: Outbox, tmp_path: Path) -> None
 
 def test_a_newer_outbox_is_not_opened(tmp_path: Path) -> None:
     path = tmp_path / "command.db"
-    Outbox(path).close()
+    Outbox(path, "orders").close()
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(OutboxVersionError, match="99"):
-        Outbox(path)
+        Outbox(path, "orders")
 
 
 def test_two_writers_on_one_file_never_duplicate_a_command(tmp_path: Path) -> None:
-    boxes = [Outbox(tmp_path / "command.db"), Outbox(tmp_path / "command.db")]  # like the GUI and the CLI
+    boxes = [Outbox(tmp_path / "command.db", "orders") for _ in range(2)]  # like the GUI and the CLI
     created: list[bool] = []
     lock = threading.Lock()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
@@ -75,6 +76,11 @@ def typed_pence(price: str | Decimal) -> Decimal:
     return Decimal(price.strip().removeprefix("£").strip()) * 100
 
 
+def typed_label(text: str) -> str:
+    """A label as typed, trimmed and in NFC (the customer-id and item-name rule)."""
+    return unicodedata.normalize("NFC", text.strip())
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(commands)
 def test_any_input_is_refused_with_messages_or_becomes_exactly_one_faithful_event(cmd: PlaceOrder) -> None:
@@ -87,7 +93,7 @@ def test_any_input_is_refused_with_messages_or_becomes_exactly_one_faithful_even
         return
 
     with tempfile.TemporaryDirectory() as tmp:
-        outbox = Outbox(Path(tmp) / "command.db")
+        outbox = Outbox(Path(tmp) / "command.db", "orders")
         try:
             receipt, created = outbox.accept(check(cmd).to_event(source="property-test"))
             pending = outbox.pending(limit=10)
@@ -99,10 +105,10 @@ def test_any_input_is_refused_with_messages_or_becomes_exactly_one_faithful_even
     event = contracts.decode(record.value, record.headers)
     assert event.event_id == receipt.event_id and event.payload.order_id == receipt.order_id
     assert event.payload.command_id == cmd.command_id
-    assert event.payload.customer_id == cmd.customer_id.strip()
-    assert record.key == cmd.customer_id.strip().encode("utf-8")
+    assert event.payload.customer_id == typed_label(cmd.customer_id)
+    assert record.key == typed_label(cmd.customer_id).encode("utf-8")
     assert len(event.payload.lines) == len(cmd.lines)
     for typed, stored in zip(cmd.lines, event.payload.lines):
-        assert stored.item == str(typed.item).strip()
+        assert stored.item == typed_label(str(typed.item))
         assert stored.unit_price_pence == typed_pence(typed.price)
         assert stored.quantity == (typed.quantity if isinstance(typed.quantity, int) else int(typed.quantity.strip()))

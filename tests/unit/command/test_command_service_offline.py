@@ -77,7 +77,7 @@ def test_an_invalid_order_raises_with_every_problem_and_writes_nothing(tmp_path:
             assert desk.pending_count() == 0 and desk.receipt("cmd-1") is None
 
     asyncio.run(scenario())
-    check = Outbox(tmp_path / "command.db")
+    check = Outbox(tmp_path / "command.db", "orders")
     try:
         assert check.receipts() == []
     finally:
@@ -131,3 +131,10 @@ def test_status_listeners_hear_about_an_unreachable_broker(tmp_path: Path) -> No
         assert heard[0][0] is False and "cannot reach the broker" in (heard[0][1] or "")
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("topic", ["__consumer_offsets", "", "a b", "."])
+def test_a_service_for_an_internal_or_invalid_topic_is_refused_before_any_store(tmp_path: Path, topic: str) -> None:
+    with pytest.raises(ValueError):
+        CommandService(tmp_path / "command.db", {"bootstrap_servers": unused_address()}, topic, "unit-test")
+    assert list(tmp_path.iterdir()) == []
