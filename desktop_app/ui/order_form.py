@@ -101,7 +101,7 @@ class OrderForm(QGroupBox):
 
         form = QFormLayout()
         form.addRow("&Customer:", self.customer)
-        form.addRow("", self.customer_error)
+        form.addRow("", _space_kept_for(self.customer_error))
         buttons = QHBoxLayout()
         buttons.addWidget(self.new_button)
         buttons.addWidget(self.add_line_button)
@@ -300,6 +300,16 @@ class OrderForm(QGroupBox):
     def show_receipt(self, text: str, details: str = "") -> None:
         self.receipt.setText(text)
         self.receipt.setToolTip(details)
+
+
+def _space_kept_for(label: QLabel) -> QWidget:
+    """A holder that keeps the label's space while it is hidden (a form layout drops hidden rows)."""
+    holder = QWidget()
+    layout = QVBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(label)
+    holder.setFixedHeight(label.minimumHeight())
+    return holder
 
 
 def _error_label(lines: int) -> QLabel:
