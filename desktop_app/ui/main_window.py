@@ -137,7 +137,8 @@ class MainWindow(QMainWindow):
                                      triggered=self.export_current_tab)
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.request_quit)
+        # Ctrl+Q, not StandardKey.Quit: that one is unbound under some key schemes (Windows, the offscreen platform).
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.request_quit)
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
         for number, band in enumerate(Band, start=1):
