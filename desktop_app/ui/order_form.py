@@ -266,6 +266,7 @@ class OrderForm(QGroupBox):
         self.lines.viewport().update()
         if targets:
             self.receipt.setText(NOT_PLACED)
+            self.receipt.setToolTip("")  # the last order's details no longer match the text
         elif self.receipt.text() == NOT_PLACED:
             self.receipt.setText("")
 
