@@ -61,6 +61,16 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+def display_text(row: ItemRow, name: str) -> str:
+    """A cell as the tab shows it; copy and CSV export use the same text."""
+    if name == "unit_price_pence":
+        return format_pounds(row.unit_price_pence)
+    if name == "last_ordered":
+        return format_time(row.last_ordered)
+    value = getattr(row, name)
+    return f"{value:,}" if isinstance(value, int) else value
+
+
 class _Descending:
     """Wraps a sort key so that bisect works on a descending list."""
 
@@ -354,6 +364,12 @@ class ItemsTableModel(QAbstractTableModel):
         if not self._flash:
             self._flash_timer.stop()
 
+    # -- for copy and export --------------------------------------------------------------------
+    def all_rows(self) -> list[ItemRow]:
+        """Every row the tab shows (its filter and sort), loaded pages or not: read afresh."""
+        return self.source.items(self.band, self.customer, self.search, order_by=self._order_by(),
+                                 descending=self.descending)
+
     # -- Qt model API ----------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._rows)
@@ -370,12 +386,7 @@ class ItemsTableModel(QAbstractTableModel):
         row = self._rows[index.row()]
         name = COLUMNS[index.column()][0]
         if role == Qt.ItemDataRole.DisplayRole:
-            if name == "unit_price_pence":
-                return format_pounds(row.unit_price_pence)
-            if name == "last_ordered":
-                return format_time(row.last_ordered)
-            value = getattr(row, name)
-            return f"{value:,}" if isinstance(value, int) else value
+            return display_text(row, name)
         if role == Qt.ItemDataRole.TextAlignmentRole and name in NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.BackgroundRole:

@@ -27,12 +27,17 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from desktop_app import __version__
-from desktop_app.command.model import InvalidOrder, PlaceOrder
+from desktop_app.command.model import InvalidOrder, PlaceOrder, check
 from desktop_app.query.bands import Band
 from desktop_app.ui.bridge import ProjectionBridge
+from desktop_app.ui.desk_actions import QuitGuard, TabExport
+from desktop_app.ui.items_actions import RowActions
 from desktop_app.ui.items_tab import ItemsTableModel, ItemsView
 from desktop_app.ui.order_form import OrderForm
 from desktop_app.ui.rebuild_dialog import RebuildDialog
+from desktop_app.ui.receipt_text import (
+    ACCEPTED, SENT, SENT_VIEW_BEHIND, VISIBLE, PlacedOrder, receipt_details, receipt_text,
+)
 from desktop_app.ui.status_bar import DeskStatus, DeskStatusBar
 
 log = logging.getLogger(__name__)
@@ -57,11 +62,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Order Desk")
         self.prefs = QSettings()  # the application's organisation and name, in the default format
 
-        self.form = OrderForm()
+        self.form = OrderForm(validate=self.command.validate)
         self.bridge = ProjectionBridge(self)
         self._row_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="view-rows")  # one for all tabs
         self.models = {band: ItemsTableModel(self.query, band, self, self._row_reader) for band in Band}
         self.views = {band: ItemsView(model) for band, model in self.models.items()}
+        self.row_actions = {band: RowActions(view, self.filter_to_customer) for band, view in self.views.items()}
         self.tabs = QTabWidget()
         for band, view in self.views.items():
             self.tabs.addTab(view, BAND_TITLES[band])
@@ -92,6 +98,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self.status = DeskStatusBar()
         self.setStatusBar(self.status)
+        self.quit_guard = QuitGuard(self, self.form)
+        self.tab_export = TabExport(self, lambda message: self.statusBar().showMessage(message, 8000))
         self._build_menus()
 
         self.rebuild_dialog: RebuildDialog | None = None
@@ -123,7 +131,14 @@ class MainWindow(QMainWindow):
     # -- menus -----------------------------------------------------------------------------------
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close)
+        file_menu.addAction(QAction("&New order", self, shortcut=QKeySequence.StandardKey.New,
+                                    triggered=self.form.new_order))
+        self.export_action = QAction("&Export tab as CSV…", self, shortcut=QKeySequence("Ctrl+Shift+E"),
+                                     triggered=self.export_current_tab)
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        # Ctrl+Q, not StandardKey.Quit: that one is unbound under some key schemes (Windows, the offscreen platform).
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.request_quit)
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
         for number, band in enumerate(Band, start=1):
@@ -155,7 +170,16 @@ class MainWindow(QMainWindow):
         self._status_timer.start()
         self.refresh_status()
 
+    def request_quit(self) -> None:
+        """File → Quit: asks first if an order is half typed."""
+        if self.quit_guard.may_close():
+            self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        # The person closing the window (window manager) is asked like File → Quit; a programmatic close is not.
+        if event.spontaneous() and not self.quit_guard.may_close():
+            event.ignore()
+            return
         self._closed = True
         self.query.remove_listener(self.bridge.on_change)
         self._status_timer.stop()
@@ -205,6 +229,18 @@ class MainWindow(QMainWindow):
     def _apply_filters(self) -> None:
         for model in self.models.values():
             model.set_filter(self._selected_customer(), self.search.text())
+
+    def filter_to_customer(self, customer: str) -> None:
+        """Right-click → Show only this customer's items."""
+        if self.customer_filter.findText(customer) < 0:
+            self.refresh_customers()
+        index = self.customer_filter.findText(customer)
+        if index > 0:
+            self.customer_filter.setCurrentIndex(index)
+
+    def export_current_tab(self) -> None:
+        band = list(Band)[self.tabs.currentIndex()]
+        self.tab_export.start(self.models[band], BAND_TITLES[band])
 
     def reload_all(self) -> None:
         self._set_model_filters()
@@ -264,26 +300,26 @@ class MainWindow(QMainWindow):
             return
         self.form.reset()
         self._latest_command_id = receipt.command_id
-        self._show_receipt(command.customer_id.strip(), receipt, "accepted (queued)")
-        task = asyncio.ensure_future(self._follow_receipt(command.customer_id.strip(), receipt))
+        placed = PlacedOrder.of(check(command))  # the accepted event's customer and lines
+        self._show_receipt(placed, receipt, ACCEPTED)
+        task = asyncio.ensure_future(self._follow_receipt(placed, receipt))
         self._receipt_tasks.add(task)
         task.add_done_callback(self._receipt_tasks.discard)
 
-    def _show_receipt(self, customer: str, receipt: Any, state: str) -> None:
+    def _show_receipt(self, placed: PlacedOrder, receipt: Any, state: str) -> None:
         if receipt.command_id != self._latest_command_id:
             return
-        where = "" if receipt.partition is None else f" · partition {receipt.partition}, offset {receipt.offset}"
-        self.form.show_receipt(f"Order {str(receipt.order_id)[:8]} for {customer}: <b>{state}</b>{where}")
+        self.form.show_receipt(receipt_text(placed, state), receipt_details(receipt))
 
-    async def _follow_receipt(self, customer: str, receipt: Any) -> None:
+    async def _follow_receipt(self, placed: PlacedOrder, receipt: Any) -> None:
         try:
             published = await self.command.wait_published(receipt.command_id, PUBLISH_WAIT_S)
-            self._show_receipt(customer, published, "published")
+            self._show_receipt(placed, published, SENT)
             loop = asyncio.get_running_loop()
             visible = await loop.run_in_executor(
                 None, self.query.wait_until_visible, published.partition, published.offset, VISIBLE_WAIT_S
             )
-            self._show_receipt(customer, published, "visible" if visible else "published (view catching up)")
+            self._show_receipt(placed, published, VISIBLE if visible else SENT_VIEW_BEHIND)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the receipt stays as it was; the order is safe in the outbox

@@ -22,7 +22,7 @@ def test_the_app_starts_its_broker_takes_an_order_and_quits_cleanly(isolated_dat
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen.get("timeout") is None, result.stderr
-    assert "for smoke: <b>visible" in seen["receipt"]
+    assert seen["receipt"] == "Order for <b>smoke</b>: 1 line, total £5.00 — <b>visible</b>"
     assert seen["tabs"] == ["Cheap (1)", "Affordable (0)", "Expensive (0)"]
     assert "Traceback" not in result.stderr and "Unclosed" not in result.stderr, result.stderr
     broker = embedded_broker(Settings(data_dir=isolated_data_dir), fetch_jars=False)

@@ -31,7 +31,8 @@ def test_screenshots_show_the_window(desk, qtbot, tmp_path):
         for row, line in enumerate(lines):
             desk.form.set_line(row, *line)
         desk.form.request_order()
-        qtbot.waitUntil(lambda: f"for {customer}: <b>visible" in desk.form.receipt.text(), timeout=30_000)
+        qtbot.waitUntil(lambda: f"for <b>{customer}</b>:" in desk.form.receipt.text()
+                        and "<b>visible</b>" in desk.form.receipt.text(), timeout=30_000)
     qtbot.waitUntil(lambda: sum(m.total for m in desk.models.values()) == 11, timeout=30_000)
 
     qtbot.waitUntil(lambda: ", connected" in desk.status.broker.text(), timeout=10_000)
