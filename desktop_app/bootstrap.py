@@ -91,12 +91,14 @@ async def open_broker(settings: Settings) -> AsyncIterator[str]:
 # -- the two sides -------------------------------------------------------------------------------------
 
 
-def command_service(settings: Settings, bootstrap_servers: str) -> CommandService:
+def command_service(settings: Settings, bootstrap_servers: str, *, stop_flush_s: float = 2.0) -> CommandService:
+    """`stop_flush_s`: how long stopping may still try to publish what is pending."""
     return CommandService(
         settings.command_db_path,
         settings.kafka_client_kwargs(bootstrap_servers),
         settings.topic,
         settings.client_id,
+        stop_flush_s=stop_flush_s,
     )
 
 
@@ -110,20 +112,12 @@ def query_service(settings: Settings, bootstrap_servers: str, *, rebuild_outdate
     )
 
 
-async def reachable_or_known_servers(settings: Settings) -> str:
-    """Connect (starting the embedded broker if needed); if that fails, the address orders will queue for."""
-    try:
-        async with open_broker(settings) as servers:
-            return servers
-    except UNREACHABLE as exc:
-        log.warning("Kafka is not reachable (%s); orders are kept in the outbox until it is", exc)
-        return known_bootstrap_servers(settings)
-
-
 @asynccontextmanager
-async def open_command_service(settings: Settings) -> AsyncIterator[CommandService]:
+async def open_command_service(settings: Settings, *, stop_flush_s: float = 2.0) -> AsyncIterator[CommandService]:
+    """The outbox and its relay, without contacting the broker: accepting an order never waits for Kafka.
+    The relay publishes as soon as the broker answers (see `connect_broker` for starting it)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    service = command_service(settings, await reachable_or_known_servers(settings))
+    service = command_service(settings, known_bootstrap_servers(settings), stop_flush_s=stop_flush_s)
     await service.start()
     try:
         yield service
