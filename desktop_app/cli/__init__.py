@@ -123,7 +123,16 @@ def exit_reason(exc: BaseException, settings: Settings) -> str:
 
     from desktop_app.kafka_errors import explain_unreachable
 
-    text = str(exc).strip() or type(exc).__name__
+    from sqlalchemy.exc import DBAPIError
+
+    from desktop_app.cli.storage_errors import storage_problem
+
+    problem = storage_problem(exc, settings.data_dir)
+    if problem is not None:
+        return problem
+    if isinstance(exc, DBAPIError) and exc.orig is not None:  # its text would add the SQL and a web link
+        exc = exc.orig
+    text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
     if isinstance(exc, KafkaConnectionError):
         from desktop_app.bootstrap import known_bootstrap_servers
 
