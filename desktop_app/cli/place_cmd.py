@@ -181,7 +181,7 @@ async def _after_commit(cmd: PlaceOrder, receipt: Receipt, service: Any, args: a
         connect.cancel()
         await asyncio.gather(connect, return_exceptions=True)
     if published is None:
-        reason = _unreachable_reason(service, connect, deadline, args)
+        reason = _unreachable_reason(service, connect, args)
         where = "the running Order Desk publishes it within seconds" if not service.relay_active else \
             "it is sent as soon as an Order Desk on this data dir (the window, or another place) reaches the broker"
         return Outcome(service.receipt(cmd.command_id) or receipt, EXIT_UNAVAILABLE if args.wait else EXIT_OK,
@@ -202,7 +202,7 @@ async def _wait_published(service: Any, command_id: str, deadline: Deadline) -> 
         return None
 
 
-def _unreachable_reason(service: Any, connect: asyncio.Task[Any], deadline: Deadline, args: argparse.Namespace) -> str:
+def _unreachable_reason(service: Any, connect: asyncio.Task[Any], args: argparse.Namespace) -> str:
     if service.last_error:
         return service.last_error
     if connect.done() and not connect.cancelled() and connect.exception() is not None:
