@@ -130,7 +130,8 @@ class DeskRuntime:
 
     The services start at once, before the broker answers: orders queue in the outbox and the
     projector retries until Kafka is reachable. The embedded broker is started in the background and
-    supervised: if its process dies, it is started again.
+    supervised: if its process dies, it is started again, unless `order-desk broker stop` stopped it.
+    Its JVM, when started here, is reaped here as soon as it ends (see EmbeddedBroker._spawn).
     """
 
     SUPERVISE_EVERY_S = 5.0
@@ -176,7 +177,13 @@ class DeskRuntime:
         await self.connect()
         while True:
             await asyncio.sleep(self.SUPERVISE_EVERY_S)
-            if self.embedded and not embedded_broker(self.settings, fetch_jars=False).is_running():
+            broker = embedded_broker(self.settings, fetch_jars=False) if self.embedded else None
+            if broker is not None and not broker.is_running():
+                if broker.stop_requested:  # `order-desk broker stop`: keep it stopped until started again
+                    self.broker_error = ("the embedded Kafka broker was stopped (order-desk broker stop); "
+                                         "orders wait in the outbox until `order-desk broker start`")
+                    self.connection = None
+                    continue
                 log.warning("the embedded Kafka broker is not running; starting it again")
                 await self.connect()
             elif self.connection is None:

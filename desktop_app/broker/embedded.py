@@ -96,6 +96,15 @@ class EmbeddedBroker:
         return self.kafka_dir / "broker.pid"
 
     @property
+    def stop_request_file(self) -> Path:
+        """Present after `stop()` until the next `start()`: a supervisor must not undo a requested stop."""
+        return self.kafka_dir / "broker.stopped"
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_request_file.exists()
+
+    @property
     def properties_file(self) -> Path:
         return self.kafka_dir / "server.properties"
 
@@ -240,6 +249,7 @@ class EmbeddedBroker:
         """
         self.kafka_dir.mkdir(parents=True, exist_ok=True)
         async with _locked(self._lock):
+            self.stop_request_file.unlink(missing_ok=True)
             if self.pid() is not None:
                 await self._wait_ready(None)
                 return False
@@ -277,7 +287,10 @@ class EmbeddedBroker:
 
     async def stop(self, timeout_s: float = 30.0) -> bool:
         """Stop the broker cleanly (SIGTERM, wait; SIGKILL only after the timeout). True if one was stopped."""
+        if not self.kafka_dir.is_dir():
+            return False  # never started here: stopping creates nothing
         async with _locked(self._lock):
+            self.stop_request_file.touch()
             pid = self.pid()
             if pid is None:
                 return False

@@ -90,3 +90,38 @@ def test_desk_runtime_reaps_the_broker_it_started_when_the_broker_ends(isolated_
 
     pid = asyncio.run(scenario())
     assert not psutil.pid_exists(pid)
+
+
+def test_broker_stop_beside_a_running_desk_stops_it_and_the_desk_leaves_it_stopped(isolated_data_dir: Path):
+    settings = Settings(data_dir=isolated_data_dir, partitions=1)
+    broker = embedded_broker(settings, fetch_jars=False)
+
+    async def scenario() -> None:
+        runtime = DeskRuntime(settings)
+        runtime.SUPERVISE_EVERY_S = 0.2
+        await runtime.start()
+        try:
+            async with asyncio.timeout(120):
+                while runtime.connection is None:
+                    await asyncio.sleep(0.1)
+            pid = broker.pid()
+            assert pid is not None
+            stopped = await asyncio.to_thread(order_desk, "--data-dir", str(isolated_data_dir), "broker", "stop")
+            assert stopped.returncode == 0, stopped.stderr
+            async with asyncio.timeout(60):
+                while psutil.pid_exists(pid):  # reaped by this desk, its parent
+                    await asyncio.sleep(0.1)
+            await asyncio.sleep(10 * runtime.SUPERVISE_EVERY_S)  # ten supervision turns: no restart
+            assert broker.pid() is None
+            assert runtime.broker_error and "order-desk broker stop" in runtime.broker_error
+
+            started = await asyncio.to_thread(order_desk, "--data-dir", str(isolated_data_dir), "broker", "start")
+            assert started.returncode == 0, started.stderr
+            async with asyncio.timeout(60):
+                while runtime.connection is None or runtime.broker_error is not None:
+                    await asyncio.sleep(0.1)
+        finally:
+            await runtime.stop()
+
+    asyncio.run(scenario())
+    assert broker.pid() is None
