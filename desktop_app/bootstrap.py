@@ -91,7 +91,8 @@ async def open_broker(settings: Settings) -> AsyncIterator[str]:
 # -- the two sides -------------------------------------------------------------------------------------
 
 
-def command_service(settings: Settings, bootstrap_servers: str) -> CommandService:
+def command_service(settings: Settings, bootstrap_servers: str, *, stop_flush_s: float = 2.0) -> CommandService:
+    """`stop_flush_s`: how long stopping may still try to publish what is pending."""
     client_kwargs = settings.kafka_client_kwargs(bootstrap_servers)
 
     async def provision(topic: str) -> TopicInfo:  # for orders queued earlier for another topic
@@ -99,7 +100,7 @@ def command_service(settings: Settings, bootstrap_servers: str) -> CommandServic
                                   settings.min_insync_replicas)
 
     return CommandService(settings.command_db_path, client_kwargs, settings.topic, settings.client_id,
-                          provision_topic=provision)
+                          provision_topic=provision, stop_flush_s=stop_flush_s)
 
 
 def query_service(settings: Settings, bootstrap_servers: str, *, rebuild_outdated: bool = True,
@@ -112,20 +113,12 @@ def query_service(settings: Settings, bootstrap_servers: str, *, rebuild_outdate
     )
 
 
-async def reachable_or_known_servers(settings: Settings) -> str:
-    """Connect (starting the embedded broker if needed); if that fails, the address orders will queue for."""
-    try:
-        async with open_broker(settings) as servers:
-            return servers
-    except UNREACHABLE as exc:
-        log.warning("Kafka is not reachable (%s); orders are kept in the outbox until it is", exc)
-        return known_bootstrap_servers(settings)
-
-
 @asynccontextmanager
-async def open_command_service(settings: Settings) -> AsyncIterator[CommandService]:
+async def open_command_service(settings: Settings, *, stop_flush_s: float = 2.0) -> AsyncIterator[CommandService]:
+    """The outbox and its relay, without contacting the broker: accepting an order never waits for Kafka.
+    The relay publishes as soon as the broker answers (see `connect_broker` for starting it)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    service = command_service(settings, await reachable_or_known_servers(settings))
+    service = command_service(settings, known_bootstrap_servers(settings), stop_flush_s=stop_flush_s)
     await service.start()
     try:
         yield service
@@ -138,7 +131,8 @@ class DeskRuntime:
 
     The services start at once, before the broker answers: orders queue in the outbox and the
     projector retries until Kafka is reachable. The embedded broker is started in the background and
-    supervised: if its process dies, it is started again.
+    supervised: if its process dies, it is started again, unless `order-desk broker stop` stopped it.
+    Its JVM, when started here, is reaped here as soon as it ends (see EmbeddedBroker._spawn).
     """
 
     SUPERVISE_EVERY_S = 5.0
@@ -184,7 +178,13 @@ class DeskRuntime:
         await self.connect()
         while True:
             await asyncio.sleep(self.SUPERVISE_EVERY_S)
-            if self.embedded and not embedded_broker(self.settings, fetch_jars=False).is_running():
+            broker = embedded_broker(self.settings, fetch_jars=False) if self.embedded else None
+            if broker is not None and not broker.is_running():
+                if broker.stop_requested:  # `order-desk broker stop`: keep it stopped until started again
+                    self.broker_error = ("the embedded Kafka broker was stopped (order-desk broker stop); "
+                                         "orders wait in the outbox until `order-desk broker start`")
+                    self.connection = None
+                    continue
                 log.warning("the embedded Kafka broker is not running; starting it again")
                 await self.connect()
             elif self.connection is None:

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -93,6 +94,15 @@ class EmbeddedBroker:
     @property
     def pid_file(self) -> Path:
         return self.kafka_dir / "broker.pid"
+
+    @property
+    def stop_request_file(self) -> Path:
+        """Present after `stop()` until the next `start()`: a supervisor must not undo a requested stop."""
+        return self.kafka_dir / "broker.stopped"
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_request_file.exists()
 
     @property
     def properties_file(self) -> Path:
@@ -201,7 +211,7 @@ class EmbeddedBroker:
                 f"formatting Kafka storage in {self.log_dirs} failed:\n{result.stdout}{result.stderr}"
             )
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self, command: list[str]) -> subprocess.Popen[bytes]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         extra: dict[str, object] = {}
         if sys.platform == "win32":
@@ -210,16 +220,26 @@ class EmbeddedBroker:
             extra["start_new_session"] = True
         with open(self.console_file, "ab") as console:
             proc = subprocess.Popen(
-                self._java_command(MAIN_CLASS, str(self.properties_file)),
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,
                 cwd=self.kafka_dir,
                 **extra,  # type: ignore[arg-type]
             )
-        self._child = proc  # keep the handle so the child is reaped if it dies while we run
         self.pid_file.write_text(str(proc.pid))
+        # Reap the JVM the moment it ends, whoever stops it: an unreaped broker stays a zombie of this
+        # process (the window), which `order-desk broker stop` in another process cannot wait for.
+        threading.Thread(target=_reap, args=(proc,), name=f"broker-reaper-{proc.pid}", daemon=True).start()
         return proc
+
+    def prepare(self) -> list[str]:
+        """Choose the identity, render server.properties and format the storage once; the broker's command."""
+        self.kafka_dir.mkdir(parents=True, exist_ok=True)
+        ident = self.identity()
+        self._render_properties(ident)
+        self._format_storage(ident)
+        return self._java_command(MAIN_CLASS, str(self.properties_file))
 
     async def start(self) -> bool:
         """Start the broker, or reuse the one already running on this data dir.
@@ -229,13 +249,11 @@ class EmbeddedBroker:
         """
         self.kafka_dir.mkdir(parents=True, exist_ok=True)
         async with _locked(self._lock):
+            self.stop_request_file.unlink(missing_ok=True)
             if self.pid() is not None:
                 await self._wait_ready(None)
                 return False
-            ident = self.identity()
-            self._render_properties(ident)
-            await asyncio.to_thread(self._format_storage, ident)
-            child = self._spawn()
+            child = self._spawn(await asyncio.to_thread(self.prepare))
             pid = child.pid
             log.info("started embedded Kafka (pid %d) on %s", pid, self.bootstrap_servers)
             try:
@@ -251,7 +269,7 @@ class EmbeddedBroker:
         last_error: Exception | None = None
         kwargs = {"bootstrap_servers": self.bootstrap_servers, "client_id": "order-desk-probe", **self.probe_kwargs}
         while time.monotonic() < deadline:
-            alive = child.poll() is None if child is not None else self.pid() is not None
+            alive = child.returncode is None if child is not None else self.pid() is not None  # see _reap
             if not alive:
                 raise BrokerError(
                     f"the Kafka broker exited during start-up; see {self.log_file} and {self.console_file}"
@@ -269,7 +287,10 @@ class EmbeddedBroker:
 
     async def stop(self, timeout_s: float = 30.0) -> bool:
         """Stop the broker cleanly (SIGTERM, wait; SIGKILL only after the timeout). True if one was stopped."""
+        if not self.kafka_dir.is_dir():
+            return False  # never started here: stopping creates nothing
         async with _locked(self._lock):
+            self.stop_request_file.touch()
             pid = self.pid()
             if pid is None:
                 return False
@@ -280,25 +301,53 @@ class EmbeddedBroker:
         """SIGKILL, as in a crash (tests and fault drills)."""
         pid = self.pid()
         if pid is not None:
-            psutil.Process(pid).kill()
-            psutil.Process(pid).wait(timeout=10) if psutil.pid_exists(pid) else None
+            try:
+                proc = psutil.Process(pid)
+                proc.kill()
+            except psutil.NoSuchProcess:
+                return
+            _wait_ended(proc, 10.0)
 
     def _terminate(self, pid: int, timeout_s: float) -> None:
+        """SIGTERM (and SIGCONT, so a frozen JVM gets it), wait until it has ended, SIGKILL after the timeout.
+
+        Ended means gone or a zombie: the process that spawned the JVM (the window) reaps it, not us."""
         try:
             proc = psutil.Process(pid)
             proc.send_signal(signal.SIGTERM if os.name != "nt" else signal.CTRL_BREAK_EVENT)
-            try:
-                proc.wait(timeout=timeout_s)
-            except psutil.TimeoutExpired:
-                log.warning("broker pid %d ignored SIGTERM for %.0f s; killing it", pid, timeout_s)
-                proc.kill()
-                proc.wait(timeout=10)
+            if os.name != "nt":
+                proc.send_signal(signal.SIGCONT)
         except psutil.NoSuchProcess:
-            pass
-        child = getattr(self, "_child", None)
-        if child is not None and child.pid == pid:
-            child.poll()
+            self.pid_file.unlink(missing_ok=True)
+            return
+        if not _wait_ended(proc, timeout_s):
+            log.warning("broker pid %d ignored SIGTERM for %.0f s; killing it", pid, timeout_s)
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+            if not _wait_ended(proc, 10.0):
+                raise BrokerError(f"the Kafka broker (pid {pid}) did not end even after SIGKILL")
         self.pid_file.unlink(missing_ok=True)
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    code = proc.wait()
+    log.info("embedded Kafka (pid %d) ended with exit code %s", proc.pid, code)
+
+
+def _wait_ended(proc: psutil.Process, timeout_s: float) -> bool:
+    """True once the process is gone or a zombie (it has ended; only its parent can reap it)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def _port_open(port: int) -> bool:

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INVALID = 2
 EXIT_UNAVAILABLE = 3
+EXIT_NOT_CONFIRMED = 4  # place: accepted (in the outbox), but not confirmed visible
 
 SUBCOMMAND_MODULES = (
     "desktop_app.cli.broker_cmds",
@@ -32,7 +34,8 @@ Settings come from command-line options, then ORDER_DESK_* environment variables
 {config_file_path()} (for example: bootstrap_servers = "kafka1:9092"). With no bootstrap servers, Order
 Desk runs its own Apache Kafka broker under the data dir (Java 17+ and Maven needed once).
 
-Exit codes: 0 success, 2 invalid input, 3 broker unreachable, 1 any other failure.
+Exit codes: 0 success, 2 invalid input, 3 broker unreachable (or not running, for broker status),
+4 order accepted but not confirmed visible (place; do not place it again), 1 any other failure.
 
 Examples:
   order-desk place --customer alice --item "Tea" --price 3.50 --qty 2 --wait
@@ -103,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     handler = getattr(args, "func", _run_gui)
     try:
         return int(handler(args, settings))
+    except BrokenPipeError:  # `order-desk items | head`: the reader has gone; nothing more to say
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the interpreter's final flush stays quiet
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("order-desk: interrupted", file=sys.stderr)
         return 130
@@ -119,7 +125,16 @@ def exit_reason(exc: BaseException, settings: Settings) -> str:
 
     from desktop_app.kafka_errors import explain_unreachable
 
-    text = str(exc).strip() or type(exc).__name__
+    from sqlalchemy.exc import DBAPIError
+
+    from desktop_app.cli.storage_errors import storage_problem
+
+    problem = storage_problem(exc, settings.data_dir)
+    if problem is not None:
+        return problem
+    if isinstance(exc, DBAPIError) and exc.orig is not None:  # its text would add the SQL and a web link
+        exc = exc.orig
+    text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
     if isinstance(exc, KafkaConnectionError):
         from desktop_app.bootstrap import known_bootstrap_servers
 

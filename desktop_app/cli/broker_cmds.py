@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from desktop_app.bootstrap import connect_broker, embedded_broker
+from desktop_app.cli import EXIT_OK, EXIT_UNAVAILABLE
 from desktop_app.broker.topics import describe_topic, probe_metadata
 from desktop_app.settings import Settings
 
@@ -21,7 +22,10 @@ def register(subparsers: Any) -> None:
     start.set_defaults(func=start_command)
     stop = actions.add_parser("stop", help="stop the embedded broker cleanly")
     stop.set_defaults(func=stop_command)
-    status = actions.add_parser("status", help="is the broker up; the topic's partitions and retention")
+    status = actions.add_parser("status", help="is the broker up; the topic's partitions and retention",
+                                description="Whether the broker answers, and the events topic's partitions and "
+                                "retention.", epilog="Exit codes: 0 running; 3 not running or not answering "
+                                "(the report is printed either way, --json included).")
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.set_defaults(func=status_command)
 
@@ -61,10 +65,11 @@ async def broker_status(settings: Settings) -> dict[str, Any]:
     }
     if settings.embedded:
         broker = embedded_broker(settings, fetch_jars=False)
-        status["bootstrap_servers"] = broker.bootstrap_servers
         status["pid"] = broker.pid()
-        if status["pid"] is None:
+        if status["pid"] is None:  # and its address only if it ever ran: status creates nothing
+            status["bootstrap_servers"] = broker.bootstrap_servers if broker.identity_file.exists() else None
             return status
+        status["bootstrap_servers"] = broker.bootstrap_servers
     kwargs = settings.kafka_client_kwargs(status["bootstrap_servers"])
     try:
         await probe_metadata(kwargs, timeout_ms=3000)
@@ -86,10 +91,11 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
     else:
         kind = "embedded broker" if status["embedded"] else "external cluster"
         state = "running" if status["running"] else "not running"
-        print(f"{kind} at {status['bootstrap_servers']}: {state}")
+        where = f"at {status['bootstrap_servers']}" if status["bootstrap_servers"] else "(never started here)"
+        print(f"{kind} {where}: {state}")
         if status["running"]:
             print(f"topic {status['topic']}: {status['partitions']} partitions, "
                   f"retention.ms={status['retention_ms']}")
     if status.get("warning"):
         print(status["warning"], file=sys.stderr)
-    return 0
+    return EXIT_OK if status["running"] else EXIT_UNAVAILABLE

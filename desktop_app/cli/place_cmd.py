@@ -1,10 +1,11 @@
 """`order-desk place`: validate an order, accept it into the outbox, and publish it.
 
 Input is validated before any store or broker is opened: invalid input exits 2 having written nothing.
-A valid order is accepted (committed to the outbox), then the relay gets a few seconds to publish it.
-If the broker does not answer in that time the order stays queued, and the next Order Desk process
-that runs a relay (the GUI, or another `place`) sends it. `--wait` waits longer: until published and
-then until the read model shows it.
+A valid order is accepted (committed to the outbox) without contacting the broker. Without --wait the
+relay then gets a short, bounded try to publish it; an order it cannot publish in that time stays queued
+and is sent by the Order Desk that relays this data dir's outbox (the open window, within seconds), or
+else by the next one that runs. `--wait` waits up to --timeout: until published, then until the read
+model shows it. Whatever happens after the commit, the receipt is printed first, then the problem.
 """
 
 from __future__ import annotations
@@ -12,23 +13,40 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
+import time
+from dataclasses import dataclass
 from typing import Any
 
-from desktop_app.cli import EXIT_INVALID, EXIT_OK, EXIT_UNAVAILABLE
+from desktop_app.cli import EXIT_INVALID, EXIT_NOT_CONFIRMED, EXIT_OK, EXIT_UNAVAILABLE
 from desktop_app.command.model import LineInput, PlaceOrder, new_command_id, validate
 from desktop_app.command.outbox import CommandIdReused, Receipt
 from desktop_app.settings import Settings
 
-PUBLISH_GRACE_S = 3.0  # without --wait: how long the relay may try before the process exits
+log = logging.getLogger(__name__)
+
+CONTACT_S = 0.5  # without --wait: how long the broker may take to answer at all (~40 ms when well; frozen: never)
+PUBLISH_GRACE_S = 3.0  # without --wait: how long the relay may try in all before the process exits
+STOP_FLUSH_S = 0.5  # closing the relay once the answer is known: no long flush of what it could not send
 DEFAULT_WAIT_S = 30.0
 
 EPILOG = """\
 The first line comes from --item/--price/--qty; add more with --line ITEM PRICE QTY (repeatable).
 Prices are pounds with at most 2 decimals ("3.50"; a leading "£" is accepted).
 
-Exit codes: 0 accepted (or, with --wait, published and visible); 2 invalid input (nothing written);
-3 --wait ran out of time (the order stays queued and is sent later); 1 any other failure.
+Without --wait, place never waits for the broker beyond a short try (about 3 s at most).
+
+Exit codes:
+  0  accepted (queued or published); with --wait: published and visible in the read model
+  2  invalid input (nothing written)
+  3  --wait: accepted, but not published within --timeout (the broker did not answer; it stays queued)
+  4  --wait: accepted (and maybe published), but not confirmed visible in the read model (it did not show
+     it within --timeout, or it could not be read)
+  1  any other failure
+After 3 or 4 the order is in the outbox and will be published: do not place it again. The receipt (order
+id, command id, state reached) is printed before the error; placing with the same --command-id again
+shows where it is without adding a second order.
 
 Examples:
   order-desk place --customer alice --item Tea --price 3.50 --qty 2
@@ -84,32 +102,113 @@ def place_command(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_INVALID
 
 
+@dataclass
+class Outcome:
+    """What `place` says once the order is accepted: the receipt, then (on stderr) what is still missing."""
+
+    receipt: Receipt
+    code: int = EXIT_OK
+    visible: bool | None = None
+    problem: str | None = None
+
+
+class Deadline:
+    def __init__(self, seconds: float) -> None:
+        self._at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self._at - time.monotonic())
+
+
 async def _place(cmd: PlaceOrder, args: argparse.Namespace, settings: Settings) -> int:
     from desktop_app.bootstrap import open_command_service
 
-    wait_s = max(0.0, args.timeout) if args.wait else PUBLISH_GRACE_S
-    async with open_command_service(settings) as service:
-        receipt = await service.place_order(cmd)
-        try:
-            receipt = await service.wait_published(cmd.command_id, wait_s)
-        except TimeoutError:
-            reason = service.last_error or f"the broker did not acknowledge it within {wait_s:g} s"
-            _report(receipt, args.json, visible=None)
-            print(f"order-desk: not published yet ({reason}); the order stays queued in "
-                  f"{settings.command_db_path} and is sent when Order Desk next runs with the broker reachable",
-                  file=sys.stderr)
-            return EXIT_UNAVAILABLE if args.wait else EXIT_OK
+    deadline = Deadline(max(0.0, args.timeout) if args.wait else PUBLISH_GRACE_S)
+    outcome: Outcome | None = None
+    try:
+        async with open_command_service(settings, stop_flush_s=STOP_FLUSH_S) as service:
+            receipt = await service.place_order(cmd)  # committed: from here on the receipt is always shown
+            outcome = Outcome(receipt)
+            try:
+                outcome = await _after_commit(cmd, receipt, service, args, settings, deadline)
+            except Exception as exc:  # noqa: BLE001 - the order is stored: say so before the error
+                outcome = _not_confirmed(service.receipt(cmd.command_id) or receipt, exc, settings)
+            _say(outcome, args.json)  # before the relay is closed: the answer does not wait for that
+    except Exception as exc:
+        if outcome is None:
+            raise  # nothing accepted: the usual error handling (main) applies
+        log.warning("closing the outbox after placing failed: %s", exc, exc_info=True)
+    return outcome.code
+
+
+def _say(outcome: Outcome, as_json: bool) -> None:
+    _report(outcome.receipt, as_json, visible=outcome.visible)
+    sys.stdout.flush()
+    if outcome.problem:
+        print(f"order-desk: {outcome.problem}", file=sys.stderr)
+    sys.stderr.flush()
+
+
+def _not_confirmed(receipt: Receipt, exc: Exception, settings: Settings) -> Outcome:
+    from desktop_app.cli import exit_reason
+
+    log.error("placing: failed after the order was accepted", exc_info=True, extra={"file_only": True})
+    return Outcome(receipt, EXIT_NOT_CONFIRMED, problem=f"the order is accepted ({receipt.status}) but not "
+                   f"confirmed visible: {exit_reason(exc, settings)}; do not place it again")
+
+
+async def _after_commit(cmd: PlaceOrder, receipt: Receipt, service: Any, args: argparse.Namespace,
+                        settings: Settings, deadline: Deadline) -> Outcome:
+    from desktop_app.bootstrap import connect_broker, embedded_broker, known_bootstrap_servers
+
+    queued_in = settings.command_db_path
+    if not service.relay_active and not args.wait:
+        return Outcome(receipt, problem=f"queued in {queued_in}; the Order Desk running on {settings.data_dir} "
+                       "relays its outbox and publishes it within seconds")
+    if (settings.embedded and not args.wait and service.relay_active
+            and not embedded_broker(settings, fetch_jars=False).is_running()):
+        return Outcome(receipt, problem=f"the embedded broker is not running: the order stays queued in "
+                       f"{queued_in} and is sent once it runs (open the window, or `order-desk place --wait`)")
+    connect = asyncio.create_task(connect_broker(settings), name="place-connect")  # also ensures the topic
+    try:
         if not args.wait:
-            _report(receipt, args.json, visible=None)
-            return EXIT_OK
-        servers = str(service.client_kwargs.get("bootstrap_servers", ""))
-    visible = await wait_until_visible(settings, servers, receipt, max(0.0, args.timeout))
-    _report(receipt, args.json, visible=visible)
+            await asyncio.wait({connect}, timeout=min(CONTACT_S, deadline.remaining()))
+        if args.wait or (connect.done() and connect.exception() is None):
+            published = await _wait_published(service, cmd.command_id, deadline)
+        else:
+            published = None
+    finally:
+        connect.cancel()
+        await asyncio.gather(connect, return_exceptions=True)
+    if published is None:
+        reason = _unreachable_reason(service, connect, args)
+        where = "the running Order Desk publishes it within seconds" if not service.relay_active else \
+            "it is sent as soon as an Order Desk on this data dir (the window, or another place) reaches the broker"
+        return Outcome(service.receipt(cmd.command_id) or receipt, EXIT_UNAVAILABLE if args.wait else EXIT_OK,
+                       problem=f"not published yet ({reason}); the order stays queued in {queued_in} and {where}")
+    if not args.wait:
+        return Outcome(published)
+    visible = await wait_until_visible(settings, known_bootstrap_servers(settings), published, deadline.remaining())
     if visible is False:
-        print(f"order-desk: published, but the read model did not show it within {args.timeout:g} s",
-              file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    return EXIT_OK
+        return Outcome(published, EXIT_NOT_CONFIRMED, visible=False, problem=f"published, but the read model "
+                       f"did not show it within {args.timeout:g} s; do not place it again")
+    return Outcome(published, visible=visible)
+
+
+async def _wait_published(service: Any, command_id: str, deadline: Deadline) -> Receipt | None:
+    try:
+        return await service.wait_published(command_id, deadline.remaining())
+    except TimeoutError:
+        return None
+
+
+def _unreachable_reason(service: Any, connect: asyncio.Task[Any], args: argparse.Namespace) -> str:
+    if service.last_error:
+        return service.last_error
+    if connect.done() and not connect.cancelled() and connect.exception() is not None:
+        return str(connect.exception()) or type(connect.exception()).__name__
+    limit = args.timeout if args.wait else CONTACT_S
+    return f"the broker did not answer within {limit:g} s"
 
 
 async def wait_until_visible(settings: Settings, bootstrap_servers: str, receipt: Receipt,

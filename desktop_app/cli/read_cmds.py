@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -17,9 +18,11 @@ from desktop_app.query.views import ItemRow, Summary
 from desktop_app.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+EXIT_INVALID = 2
 DEFAULT_SYNC_TIMEOUT_S = 30.0
 PROGRESS_EVERY_S = 0.5  # progress lines when stderr is not a terminal
 PROGRESS_BAR_EVERY_S = 0.1  # redraws of the bar on a terminal
@@ -71,27 +74,53 @@ def _offline_service(settings: Settings) -> QueryService:
 
 
 def _with_live_service(
-    settings: Settings, body: Callable[[QueryService], T], *, sync_timeout: float | None, rebuild_outdated: bool = False
+    settings: Settings, body: Callable[[QueryService, float], T], *, sync_timeout: float | None,
+    rebuild_outdated: bool = False,
 ) -> T:
-    """Run `body` with a started query service (projecting unless another process does), after catching up.
+    """Run `body(service, seconds left)` with a started query service (projecting unless another process
+    does), after catching up. `sync_timeout` bounds the whole wait for the broker, a frozen one included;
+    only starting a stopped embedded broker may take longer (up to its start timeout).
 
     The service works in its own threads, so the blocking calls below do not need this loop.
     """
-    from desktop_app.bootstrap import open_broker, query_service
+    from desktop_app.bootstrap import query_service
 
     async def run() -> T:
-        async with open_broker(settings) as bootstrap_servers:
-            service = query_service(settings, bootstrap_servers, rebuild_outdated=rebuild_outdated)
-            try:
-                service.start()
-                if sync_timeout is not None and not service.catch_up(sync_timeout):
-                    print(f"order-desk: warning: not caught up with the log within {sync_timeout:g}s; "
-                          "the view may be behind", file=sys.stderr)
-                return body(service)
-            finally:
-                service.close()
+        deadline = None if sync_timeout is None else time.monotonic() + sync_timeout
+
+        def left() -> float:
+            return float("inf") if deadline is None else max(0.0, deadline - time.monotonic())
+
+        bootstrap_servers = await _connect_within(settings, sync_timeout)
+        service = query_service(settings, bootstrap_servers, rebuild_outdated=rebuild_outdated)
+        try:
+            service.start()
+            if sync_timeout is not None and not service.catch_up(left()):
+                print(f"order-desk: warning: not caught up with the log within {sync_timeout:g}s; "
+                      "the view may be behind", file=sys.stderr)
+            return body(service, left())
+        finally:
+            service.close()
 
     return asyncio.run(run())
+
+
+async def _connect_within(settings: Settings, timeout: float | None) -> str:
+    """The broker's address once it answers (and the topic exists): BrokerError if not within `timeout`."""
+    from desktop_app.bootstrap import connect_broker, embedded_broker, known_bootstrap_servers
+    from desktop_app.broker import BrokerError
+
+    starting = settings.embedded and not embedded_broker(settings, fetch_jars=False).is_running()
+    try:
+        async with asyncio.timeout(None if timeout is None or starting else timeout):
+            connection = await connect_broker(settings)
+    except TimeoutError:
+        raise BrokerError(f"the Kafka broker at {known_bootstrap_servers(settings)} did not answer within "
+                          f"{timeout:g} s (--sync-timeout); --no-sync reads the view as it is") from None
+    if connection.started_here:
+        log.warning("started the embedded Kafka broker on %s; it keeps running (stop it with "
+                    "'order-desk broker stop')", connection.bootstrap_servers)
+    return connection.bootstrap_servers
 
 
 def _read(settings: Settings, args: argparse.Namespace, body: Callable[[QueryService], T]) -> T:
@@ -101,7 +130,7 @@ def _read(settings: Settings, args: argparse.Namespace, body: Callable[[QuerySer
             return body(service)
         finally:
             service.close()
-    return _with_live_service(settings, body, sync_timeout=args.sync_timeout)
+    return _with_live_service(settings, lambda service, _left: body(service), sync_timeout=args.sync_timeout)
 
 
 # -- items -------------------------------------------------------------------------------------------------------
@@ -116,7 +145,19 @@ def item_json(row: ItemRow) -> dict[str, Any]:
     }
 
 
+def missing_data_dir(args: argparse.Namespace) -> bool:
+    """A --data-dir that does not exist is a typo, not a new installation: say so instead of reading nothing."""
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir is None or data_dir.is_dir():
+        return False
+    print(f"order-desk: the data dir {data_dir} does not exist (check --data-dir; places and the window "
+          "create it)", file=sys.stderr)
+    return True
+
+
 def run_items(args: argparse.Namespace, settings: Settings) -> int:
+    if missing_data_dir(args):
+        return EXIT_INVALID
     rows = _read(settings, args, lambda service: service.items(band=args.band, customer=args.customer))
     if args.json:
         print(json.dumps([item_json(row) for row in rows], indent=2, ensure_ascii=False))
@@ -128,7 +169,7 @@ def run_items(args: argparse.Namespace, settings: Settings) -> int:
         in_band = [row for row in rows if row.band is band]
         if not in_band:
             continue
-        print(f"{band.value} ({len(in_band)} rows)")
+        print(f"{band.value} ({len(in_band)} {'row' if len(in_band) == 1 else 'rows'})")
         table = [("CUSTOMER", "ITEM", "UNIT PRICE", "QUANTITY", "ORDERS")] + [
             (r.customer_id, r.item, str(r.unit_price), str(r.quantity), str(r.orders)) for r in in_band
         ]
@@ -159,10 +200,13 @@ def summary_json(summary: Summary) -> dict[str, Any]:
 
 
 def run_summary(args: argparse.Namespace, settings: Settings) -> int:
+    if missing_data_dir(args):
+        return EXIT_INVALID
     if args.no_sync:
         summary = _read(settings, args, lambda service: service.read_model.summary(topic=service.topic))
-    else:
-        summary = _read(settings, args, lambda service: service.summary())
+    else:  # the lag needs one more answer from the broker: within what is left of --sync-timeout
+        summary = _with_live_service(settings, lambda service, left: service.summary(timeout=max(0.5, left)),
+                                     sync_timeout=args.sync_timeout)
     if args.json:
         print(json.dumps(summary_json(summary), indent=2))
         return EXIT_OK
@@ -236,7 +280,9 @@ def rebuild_json(outcome: RebuildOutcome) -> dict[str, Any]:
 
 
 def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    def rebuild(service: QueryService) -> RebuildOutcome | None:
+    if missing_data_dir(args):
+        return EXIT_INVALID
+    def rebuild(service: QueryService, _left: float) -> RebuildOutcome | None:
         if not service.is_projecting:
             return None
         bar = ProgressBar(sys.stderr)

@@ -39,3 +39,23 @@ def test_help_lists_every_command():
     for command in ("gui", "broker", "place", "items", "summary", "rebuild"):
         assert command in result.stdout
     assert "ORDER_DESK_BOOTSTRAP_SERVERS" in result.stdout
+
+
+def test_read_commands_refuse_a_data_dir_that_does_not_exist(tmp_path: Path):
+    missing = tmp_path / "typo"
+    for command in ("summary", "items"):
+        result = order_desk("--data-dir", str(missing), command)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == (f"order-desk: the data dir {missing} does not exist (check --data-dir; "
+                                         "places and the window create it)")
+        assert result.stdout == ""
+    assert not missing.exists()
+
+
+def test_help_documents_every_exit_code():
+    main_help = " ".join(order_desk("--help").stdout.split())
+    assert "4 order accepted but not confirmed visible" in main_help
+    place_help = order_desk("place", "--help").stdout
+    for code in ("0  accepted", "2  invalid input", "3  --wait: accepted, but not published",
+                 "4  --wait: accepted (and maybe published), but not confirmed visible", "1  any other failure"):
+        assert code in place_help

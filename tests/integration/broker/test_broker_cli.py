@@ -20,9 +20,11 @@ def order_desk(*args: str, env: dict[str, str] | None = None, timeout: float = 1
 
 
 def status(data_dir: Path, env: dict[str, str] | None = None) -> dict:
+    """The JSON report; the exit code says the same: 0 running, 3 not running (issue 11, point 12)."""
     result = order_desk("--data-dir", str(data_dir), "broker", "status", "--json", env=env)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    report = json.loads(result.stdout)
+    assert result.returncode == (0 if report["running"] else 3), result.stderr
+    return report
 
 
 def test_start_status_stop_leaves_no_process(isolated_data_dir: Path):
@@ -81,3 +83,12 @@ def test_help_explains_commands(args):
     result = order_desk(*args)
     assert result.returncode == 0
     assert "broker" in result.stdout
+
+
+def test_status_of_a_data_dir_without_a_broker_exits_3_and_creates_nothing(tmp_path: Path):
+    data_dir = tmp_path / "never-used"
+    result = order_desk("--data-dir", str(data_dir), "broker", "status")
+    assert result.returncode == 3
+    assert "not running" in result.stdout
+    assert not data_dir.exists()
+    assert "3 not running" in order_desk("broker", "status", "--help").stdout

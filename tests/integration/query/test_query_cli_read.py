@@ -60,7 +60,7 @@ def test_items_table_groups_rows_by_band(orders_placed, capsys) -> None:
     assert code == 0
     lines = out.splitlines()
     assert [line for line in lines if line and not line.startswith(" ")] == [
-        "cheap (1 rows)", "affordable (1 rows)", "expensive (1 rows)",
+        "cheap (1 row)", "affordable (1 row)", "expensive (1 row)",
     ]
     assert any("Teapot" in line and "99.90" in line for line in lines)
 
