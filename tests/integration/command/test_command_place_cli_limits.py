@@ -41,7 +41,8 @@ def order_desk(data_dir: Path, *argv: str, servers: str | None = None, topic: st
 
 
 def receipts(data_dir: Path) -> list[str]:
-    outbox = Outbox(Settings(data_dir=data_dir).command_db_path)
+    settings = Settings(data_dir=data_dir)
+    outbox = Outbox(settings.command_db_path, settings.topic)
     try:
         return [receipt.status for receipt in outbox.receipts()]
     finally:
