@@ -91,7 +91,9 @@ def resolve(connection: Connection, topic: str, facts: Sequence[F]) -> Resolutio
             out.counted.append(first)
             out.new_winners.append(_winner_row(event_id, first))
             winner = first
-        elif _position(first) < (winner.partition, winner.offset):
+        elif winner.digest is not None and _position(first) < (winner.partition, winner.offset):
+            # (a copy counted by a view older than version 2 has no known content: it keeps counting,
+            # as before, until the rebuild that the new projection version starts replaces that view)
             taking_over.append(event_id)
             continue
         for copy in batch:
@@ -108,14 +110,14 @@ def _take_over(connection: Connection, topic: str, event_ids: list[bytes], by_id
     for event_id in event_ids:
         first, *rest = by_id[event_id]
         previous = stored[event_id]
-        if previous.digest is not None and previous.digest != first.digest:
+        if previous.digest != first.digest:
             out.taken_back.append(event_id)
             out.counted.append(first)
         out.moved_winners.append(_winner_row(event_id, first))
         # the previous winner was never quarantined; a stored copy was if it differed from it
         out._judge(topic, event_id, previous, first, new=False, stored=False)
         for copy in older.get(event_id, ()):
-            differed = previous.digest is not None and copy.digest != previous.digest
+            differed = copy.digest != previous.digest
             out._judge(topic, event_id, copy, first, new=False, was_quarantined=differed)
         for copy in rest:
             out._judge(topic, event_id, copy, first, new=True, stored=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
 import tempfile
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
@@ -225,3 +226,27 @@ def test_any_interleaving_and_batching_gives_the_view_the_rule_defines(bodies, c
                                                        max_size=len(copies))))
     cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=4))
     assert project(stream, cuts) == expected
+
+
+def test_a_view_of_projection_version_1_is_still_projected_into_until_its_rebuild(db_path, records) -> None:
+    old = order("vera", ("Vase", 4200, 1), at=T0)
+    legacy = sqlite3.connect(db_path)
+    legacy.execute('CREATE TABLE applied_events (event_id BLOB NOT NULL PRIMARY KEY, partition INTEGER NOT NULL, '
+                   '"offset" INTEGER NOT NULL) WITHOUT ROWID')
+    legacy.execute("INSERT INTO applied_events VALUES (?, 2, 0)", (old.event_id.bytes,))
+    legacy.commit()
+    legacy.close()
+    engine = open_engine(db_path, writer=True)
+    ensure_schema(engine)  # adds what version 2 needs; the content of old events is unknown
+    projector = Projector(engine, TOPIC)
+
+    outcome = projector.apply([
+        records.event(reusing(old, "vera", ("Vase", 4200, 5)), partition=1),  # lower than the old copy
+        records.event(order("walt", ("Wok", 2900, 2), at=T0), partition=1),
+    ])
+
+    assert (outcome.applied, outcome.quarantined) == (1, 0)  # kept as counted before: the rebuild decides
+    rows, quarantined, applied = snapshot(db_path)
+    assert rows == {("walt", "Wok", 2900): ("affordable", 2, 1, T0, T0)}
+    assert (quarantined, applied) == (set(), 2)
+    engine.dispose()
