@@ -91,6 +91,7 @@ def resolve(connection: Connection, topic: str, facts: Sequence[F]) -> Resolutio
             out.counted.append(first)
             out.new_winners.append(_winner_row(event_id, first))
             winner = first
+            batch = batch[1:]
         elif winner.digest is not None and _position(first) < (winner.partition, winner.offset):
             # (a copy counted by a view older than version 2 has no known content: it keeps counting,
             # as before, until the rebuild that the new projection version starts replaces that view)

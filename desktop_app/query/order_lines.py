@@ -120,7 +120,9 @@ def _row_is(table: Any) -> Any:
                 table.c.unit_price_pence == bindparam("p"))
 
 
-_INSERT_LINES = _driver_sql(LINES.insert())
+_INSERT_LINES = _driver_sql(LINES.insert().values(
+    {name: bindparam(name) for name in ("event_id", "customer_id", "occurred_at", "lines")}
+))
 _SUBTRACT = _driver_sql(
     update(ITEMS).where(_row_is(ITEMS)).values(
         quantity=ITEMS.c.quantity - bindparam("q"), orders=ITEMS.c.orders - bindparam("n")

@@ -71,15 +71,17 @@ class EventCopy(SQLModel, table=True):
 class AppliedOrderLines(SQLModel, table=True):
     """What one counted event added to ordered_items, so that exactly that can be taken back out.
 
-    One row per event (lines packed as JSON): a row per line cost twice the time of the items upsert.
+    One row per event, lines packed as JSON, in a rowid table with an index on event_id: rows are
+    appended, and only the small index entries land at random places (as a WITHOUT ROWID table keyed by
+    event_id, or one row per line, this cost as much as the items upsert).
     """
 
     __tablename__ = "order_lines"  # type: ignore[assignment]
-    # No index on customer_id: it cost as much as the row itself; only a take-back that removes a row's
-    # first or last order scans this table (order_lines.refresh_times).
-    __table_args__ = _WITHOUT_ROWID
+    # no index on customer_id: only a take-back that removes a row's first or last order needs one
+    # (order_lines.refresh_times scans the table then)
 
-    event_id: bytes = Field(sa_column=Column(LargeBinary(16), primary_key=True))
+    line_set: int | None = Field(default=None, primary_key=True)  # the rowid
+    event_id: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False, unique=True))
     customer_id: str
     occurred_at: datetime = Field(sa_column=Column(DateTime(), nullable=False))  # as in ordered_items
     # JSON [[item, unit_price_pence, quantity], ...]: one entry per ordered_items row, quantities summed
