@@ -57,11 +57,12 @@ class Resolution(Generic[F]):
     quarantined: int = 0  # copies newly quarantined as a reused id
 
     def _judge(self, topic: str, event_id: bytes, copy: CopyLike | _Stored, winner: CopyLike | _Stored,
-               *, new: bool, was_quarantined: bool = False, stored: bool = True) -> None:
-        """Record `copy` as a re-send or a reused id of `winner`. new: read in this batch."""
+               *, new: bool, was_quarantined: bool = False, already_a_copy: bool = True) -> None:
+        """Record `copy` as a re-send or a reused id of `winner`. new: read in this batch; already_a_copy:
+        it has its event_copies row."""
         if (copy.partition, copy.offset) == (winner.partition, winner.offset):
             return  # the copy that counts itself
-        if not stored:
+        if not already_a_copy:
             self.copies.append(_copy_row(event_id, copy))
         same = winner.digest is None or copy.digest is None or copy.digest == winner.digest
         if same:
@@ -98,7 +99,7 @@ def resolve(connection: Connection, topic: str, facts: Sequence[F]) -> Resolutio
             taking_over.append(event_id)
             continue
         for copy in batch:
-            out._judge(topic, event_id, copy, winner, new=True, stored=False)
+            out._judge(topic, event_id, copy, winner, new=True, already_a_copy=False)
     if taking_over:
         _take_over(connection, topic, taking_over, by_id, stored, out)
     return out
@@ -116,12 +117,12 @@ def _take_over(connection: Connection, topic: str, event_ids: list[bytes], by_id
             out.counted.append(first)
         out.moved_winners.append(_winner_row(event_id, first))
         # the previous winner was never quarantined; a stored copy was if it differed from it
-        out._judge(topic, event_id, previous, first, new=False, stored=False)
+        out._judge(topic, event_id, previous, first, new=False, already_a_copy=False)
         for copy in older.get(event_id, ()):
             differed = copy.digest != previous.digest
             out._judge(topic, event_id, copy, first, new=False, was_quarantined=differed)
         for copy in rest:
-            out._judge(topic, event_id, copy, first, new=True, stored=False)
+            out._judge(topic, event_id, copy, first, new=True, already_a_copy=False)
 
 
 def _position(copy: CopyLike) -> tuple[int, int]:
