@@ -2,10 +2,28 @@
 
 The event envelope, OrderPlaced v1, and their wire encoding (JSON value, customer-id key, headers).
 This is the only module that both `command/` and `query/` import.
+
+Numbers are exact: every integer field refuses booleans and floats (`true`, `1.0`), and `occurred_at` is
+an ISO 8601 time with an offset, never a bare number of seconds.
+
+Copies of one event id. The log may hold an event id more than once, and the view must be a function of
+the log, not of the order in which a reader happens to interleave its partitions:
+- The copy at the lowest (partition, offset) is the event. The key is the customer id, so the relay's
+  at-least-once re-send of an event lands on the same partition as the original, after it: the original
+  is the first copy in that partition's (total) order and a re-send never displaces it.
+- Another copy with the same content is a re-send and counts once. "Same content" means the same decoded
+  event (`content_digest`): the same fields and values, whatever the JSON formatting, key order or time
+  zone notation; headers are not content. This also covers a re-send that a change of the partition count
+  sent to another partition.
+- Another copy with different content is a reused id: it is quarantined, with a reason naming the copy
+  that counts (`reused_id_reason`). Across partitions, the lower partition counts even when it is read
+  later: a reader that already counted the higher copy takes it back out of the view.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,10 +35,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictInt,
+    Strict,
     StrictStr,
     ValidationError,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 ORDER_PLACED = "OrderPlaced"
 SCHEMA_VERSION = 1
@@ -35,6 +55,8 @@ MAX_ITEM = 120
 HEADER_EVENT_TYPE = "event_type"
 HEADER_SCHEMA_VERSION = "schema_version"
 HEADER_CONTENT_TYPE = "content_type"
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 _frozen = ConfigDict(frozen=True, extra="forbid", strict=True)
 
@@ -64,9 +86,30 @@ class EventEnvelope(BaseModel):
     event_id: uuid.UUID
     event_type: Literal["OrderPlaced"]
     schema_version: Literal[1]
-    occurred_at: AwareDatetime
+    occurred_at: Annotated[AwareDatetime, Strict(False)]  # text only: see _time_text_not_seconds
     source: Annotated[StrictStr, Field(max_length=256)]
     payload: OrderPlacedV1
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _integer_version(cls, value: object) -> object:
+        # Literal[1] alone takes `true` and `1.0` (they equal 1 in Python)
+        if isinstance(value, (bool, float)):
+            raise PydanticCustomError("int_type", "Input should be an integer, not {kind}",
+                                      {"kind": type(value).__name__})
+        return value
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _time_text_not_seconds(cls, value: object) -> object:
+        # Strict mode reads a numeric string as Unix seconds, and a before-validator would turn strict JSON
+        # parsing into strict Python parsing, which refuses all text: so the field is lax, and this lets
+        # through only what strict JSON would parse as a time, minus the numbers.
+        if isinstance(value, datetime):
+            return value
+        if not isinstance(value, str) or _NUMBER.fullmatch(value.strip()):
+            raise PydanticCustomError("datetime_type", "Input should be an ISO 8601 time with an offset")
+        return value
 
     @field_validator("occurred_at")
     @classmethod
@@ -94,6 +137,19 @@ def new_order_placed(
             lines=tuple(lines),
         ),
     )
+
+
+def content_digest(event: EventEnvelope) -> bytes:
+    """16 bytes that are equal for two copies exactly when they are the same event (see the module doc).
+
+    Taken over the canonical JSON of the decoded event (fields in declared order, occurred_at in UTC).
+    """
+    return hashlib.blake2b(event.model_dump_json().encode("utf-8"), digest_size=16).digest()
+
+
+def reused_id_reason(event_id: uuid.UUID, partition: int, offset: int) -> str:
+    """Why a copy of an event id with different content is quarantined: names the copy that counts."""
+    return f"event id {event_id} reused: differs from the copy at partition {partition} offset {offset}, which counts"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 The batch's view changes, its applied event ids, its quarantined records and the next offset of every
 partition it touched commit together, so the view is exactly-once across crashes and duplicates.
+Which copy of a reused event id counts is decided by `copies` (a function of the log, not of read order);
+an event that stops counting is subtracted exactly through its stored lines (`order_lines`).
 Writes use SQLAlchemy Core statements, batched: one executemany per table per batch.
 """
 
@@ -14,17 +16,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 
 from desktop_app import contracts
+from desktop_app.query import copies as copies_module
+from desktop_app.query import order_lines
 from desktop_app.query.bands import Band, price_band
 from desktop_app.query.schema import (
     META_PROJECTION_VERSION,
     PROJECTION_VERSION,
     AppliedEvent,
+    AppliedOrderLines,
+    EventCopy,
     OrderedItem,
     PartitionOffset,
     QuarantinedRecord,
@@ -35,11 +41,11 @@ log = logging.getLogger(__name__)
 
 ITEMS = OrderedItem.__table__
 APPLIED = AppliedEvent.__table__
+COPIES = EventCopy.__table__
+LINES = AppliedOrderLines.__table__
 OFFSETS = PartitionOffset.__table__
 QUARANTINE = QuarantinedRecord.__table__
 META = ReadModelMeta.__table__
-
-SQL_IN_CHUNK = 500  # ids per "IN (...)": well under SQLite's bound-parameter limit
 
 ViewKey = tuple[str, Band]  # (customer_id, band): the unit the UI re-reads
 
@@ -71,9 +77,9 @@ class Record:
 class BatchOutcome:
     changed_keys: frozenset[ViewKey]
     next_offsets: dict[int, int]  # partition -> next offset, for the partitions the batch touched
-    applied: int  # new events counted in the view
-    duplicates: int  # events already applied (or repeated within the batch)
-    quarantined: int
+    applied: int  # events that now count in the view (new ids, and lower copies that replaced another)
+    duplicates: int  # re-sends: copies with the content of the copy that counts
+    quarantined: int  # malformed records, and copies of a reused event id
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,7 @@ class _ViewFacts:
     customer_id: str
     occurred_at: str  # UTC, as stored (see _stored_time): compares like the time it stands for
     quantities: dict[tuple[str, int], int]  # (item, unit_price_pence) -> quantity in this order
+    digest: bytes  # contracts.content_digest: same content, same digest
 
 
 @dataclass(slots=True)
@@ -124,6 +131,7 @@ def view_facts(record: RecordLike) -> _ViewFacts:
         customer_id=event.payload.customer_id,
         occurred_at=occurred_at,
         quantities=quantities,
+        digest=contracts.content_digest(event),
     )
 
 
@@ -219,8 +227,9 @@ class Projector:
 
     def _apply_plan(self, plan: _Plan) -> BatchOutcome:
         with self.engine.begin() as connection:
-            new_facts, duplicates = self._new_events(connection, plan.facts)
-            rows = _aggregate(new_facts)
+            resolved = copies_module.resolve(connection, self.topic, plan.facts)
+            taken_back = order_lines.take_back(connection, resolved.taken_back)  # before: an id replaces itself
+            rows = _aggregate(resolved.counted)
             if rows:
                 connection.exec_driver_sql(_UPSERT_ITEMS, [
                     {
@@ -235,10 +244,9 @@ class Projector:
                     }
                     for (customer_id, item, price), totals in rows.items()
                 ])
-            if new_facts:
-                connection.exec_driver_sql(_INSERT_APPLIED, [
-                    {"event_id": f.event_id, "partition": f.partition, "offset": f.offset} for f in new_facts
-                ])
+            order_lines.add_lines(connection, resolved.counted)
+            order_lines.refresh_times(connection, taken_back)  # after: the new lines count too
+            self._write_copies(connection, resolved)
             if plan.quarantine:
                 connection.exec_driver_sql(_INSERT_QUARANTINED, plan.quarantine)
             if plan.next_offsets:
@@ -246,32 +254,40 @@ class Projector:
                     {"topic": self.topic, "partition": partition, "next_offset": next_offset}
                     for partition, next_offset in plan.next_offsets.items()
                 ])
+        changed = {(customer_id, totals.band) for (customer_id, _, _), totals in rows.items()}
+        changed.update((customer_id, price_band(price)) for customer_id, _, price in taken_back)
         return BatchOutcome(
-            changed_keys=frozenset((customer_id, totals.band) for (customer_id, _, _), totals in rows.items()),
+            changed_keys=frozenset(changed),
             next_offsets=dict(plan.next_offsets),
-            applied=len(new_facts),
-            duplicates=duplicates,
-            quarantined=len(plan.quarantine),
+            applied=len(resolved.counted),
+            duplicates=resolved.duplicates,
+            quarantined=len(plan.quarantine) + resolved.quarantined,
         )
 
     @staticmethod
-    def _new_events(connection: Connection, facts: list[_ViewFacts]) -> tuple[list[_ViewFacts], int]:
-        """The facts whose event was never applied, first occurrence only; and how many were dropped."""
-        unique: dict[bytes, _ViewFacts] = {}
-        for fact in facts:
-            unique.setdefault(fact.event_id, fact)
-        ids = list(unique)
-        for start in range(0, len(ids), SQL_IN_CHUNK):
-            chunk = ids[start:start + SQL_IN_CHUNK]
-            for (seen,) in connection.execute(select(APPLIED.c.event_id).where(APPLIED.c.event_id.in_(chunk))):
-                del unique[seen]
-        return list(unique.values()), len(facts) - len(unique)
+    def _write_copies(connection: Connection, resolved: copies_module.Resolution[_ViewFacts]) -> None:
+        """Which copy of each event id counts, the other copies, and the quarantine of reused ids."""
+        if resolved.new_winners:
+            connection.exec_driver_sql(_INSERT_APPLIED, resolved.new_winners)
+        if resolved.moved_winners:
+            connection.exec_driver_sql(_UPSERT_APPLIED, resolved.moved_winners)
+        if resolved.copies:
+            connection.exec_driver_sql(_REPLACE_COPY, resolved.copies)
+        if resolved.reused:
+            # no value, key or headers: the copy that stopped counting was read earlier, so a row with bytes
+            # would depend on read order; the record stays in the log at its position
+            now = _stored_time(_utc_now())
+            connection.exec_driver_sql(_UPSERT_REUSED, [
+                {**row, "value": None, "key": None, "headers": "[]", "quarantined_at": now} for row in resolved.reused
+            ])
+        if resolved.released:
+            connection.exec_driver_sql(_RELEASE_QUARANTINED, resolved.released)
 
     # -- starting over ----------------------------------------------------------------------------
     def reset(self) -> None:
         """Empty the view and its tracking state, so the next run replays the log from the beginning."""
         with self.engine.begin() as connection:
-            for table in (ITEMS, APPLIED, OFFSETS, QUARANTINE):
+            for table in (ITEMS, APPLIED, COPIES, LINES, OFFSETS, QUARANTINE):
                 connection.execute(delete(table))
             connection.execute(
                 sqlite_insert(META)
@@ -357,3 +373,32 @@ _UPSERT_ITEMS = _driver_sql(_build_items_upsert())
 _UPSERT_OFFSET = _driver_sql(_build_offset_upsert())
 _INSERT_APPLIED = _driver_sql(APPLIED.insert())
 _INSERT_QUARANTINED = _driver_sql(QUARANTINE.insert().prefix_with("OR IGNORE"))
+
+
+def _build_applied_upsert() -> Any:
+    insert = sqlite_insert(APPLIED)
+    new = insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=[APPLIED.c.event_id],
+        set_={"partition": new.partition, "offset": new.offset, "digest": new.digest},
+    )
+
+
+def _build_reused_upsert() -> Any:
+    insert = sqlite_insert(QUARANTINE)
+    return insert.on_conflict_do_update(
+        index_elements=[QUARANTINE.c.topic, QUARANTINE.c.partition, QUARANTINE.c.offset],
+        set_={"reason": insert.excluded.reason},
+    )
+
+
+_UPSERT_APPLIED = _driver_sql(_build_applied_upsert())
+_REPLACE_COPY = _driver_sql(COPIES.insert().prefix_with("OR REPLACE"))
+_UPSERT_REUSED = _driver_sql(_build_reused_upsert())
+_RELEASE_QUARANTINED = _driver_sql(
+    delete(QUARANTINE).where(
+        QUARANTINE.c.topic == bindparam("topic"),
+        QUARANTINE.c.partition == bindparam("partition"),
+        QUARANTINE.c.offset == bindparam("offset"),
+    )
+)

@@ -15,7 +15,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
 
 # Bump when the projection's meaning changes (new columns, another band rule): the view is then rebuilt.
-PROJECTION_VERSION = 1
+# 2: copies of one event id resolved by position and content (contracts), with per-event lines to take back.
+PROJECTION_VERSION = 2
 META_PROJECTION_VERSION = "projection_version"
 
 _WITHOUT_ROWID = {"sqlite_with_rowid": False}
@@ -42,7 +43,7 @@ class OrderedItem(SQLModel, table=True):
 
 
 class AppliedEvent(SQLModel, table=True):
-    """Every event already counted in the view, so a duplicate changes nothing."""
+    """Every event counted in the view: the position of the copy that counts, and its content digest."""
 
     __tablename__ = "applied_events"  # type: ignore[assignment]
     __table_args__ = _WITHOUT_ROWID
@@ -50,6 +51,41 @@ class AppliedEvent(SQLModel, table=True):
     event_id: bytes = Field(sa_column=Column(LargeBinary(16), primary_key=True))  # uuid.bytes
     partition: int
     offset: int
+    # contracts.content_digest of that copy; NULL only in a view built before projection version 2
+    digest: bytes | None = Field(default=None, sa_column=Column(LargeBinary(16), nullable=True))
+
+
+class EventCopy(SQLModel, table=True):
+    """Every other copy of a counted event id (a re-send, or a reused id), so a lower copy read later
+    can judge them again (contracts: "Copies of one event id")."""
+
+    __tablename__ = "event_copies"  # type: ignore[assignment]
+    __table_args__ = _WITHOUT_ROWID
+
+    event_id: bytes = Field(sa_column=Column(LargeBinary(16), primary_key=True))
+    partition: int = Field(primary_key=True)
+    offset: int = Field(primary_key=True)
+    digest: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
+
+
+class AppliedOrderLines(SQLModel, table=True):
+    """What one counted event added to ordered_items, so that exactly that can be taken back out.
+
+    One row per event, lines packed as JSON, in a rowid table with an index on event_id: rows are
+    appended, and only the small index entries land at random places (as a WITHOUT ROWID table keyed by
+    event_id, or one row per line, this cost as much as the items upsert).
+    """
+
+    __tablename__ = "order_lines"  # type: ignore[assignment]
+    # no index on customer_id: only a take-back that removes a row's first or last order needs one
+    # (order_lines.refresh_times scans the table then)
+
+    line_set: int | None = Field(default=None, primary_key=True)  # the rowid
+    event_id: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False, unique=True))
+    customer_id: str
+    occurred_at: datetime = Field(sa_column=Column(DateTime(), nullable=False))  # as in ordered_items
+    # JSON [[item, unit_price_pence, quantity], ...]: one entry per ordered_items row, quantities summed
+    lines: str
 
 
 class PartitionOffset(SQLModel, table=True):
@@ -90,6 +126,8 @@ class ReadModelMeta(SQLModel, table=True):
 READ_MODEL_TABLES = [
     OrderedItem.__table__,
     AppliedEvent.__table__,
+    EventCopy.__table__,
+    AppliedOrderLines.__table__,
     PartitionOffset.__table__,
     QuarantinedRecord.__table__,
     ReadModelMeta.__table__,
@@ -145,12 +183,21 @@ def ensure_schema(engine: Engine) -> None:
     """Create the tables if missing and record the projection version of a new read model."""
     with engine.begin() as connection:
         SQLModel.metadata.create_all(connection, tables=READ_MODEL_TABLES)
+        _add_missing_columns(connection)
         meta = ReadModelMeta.__table__
         connection.execute(
             sqlite_insert(meta)
             .values(key=META_PROJECTION_VERSION, value=str(PROJECTION_VERSION))
             .on_conflict_do_nothing()
         )
+
+
+def _add_missing_columns(connection: Any) -> None:
+    """Columns newer code added to existing tables: an older view keeps being served (and projected into)
+    until its rebuild in the shadow, which the changed PROJECTION_VERSION starts, swaps in."""
+    applied = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(applied_events)")}
+    if "digest" not in applied:
+        connection.exec_driver_sql("ALTER TABLE applied_events ADD COLUMN digest BLOB")
 
 
 def store_projection_version(engine: Engine, version: int = PROJECTION_VERSION) -> None:
