@@ -4,6 +4,12 @@ It projects into the data dir's read model if no other process does (a file lock
 the view that process keeps live. Either way it answers reads, waits for offsets and reports lag.
 The projecting service also rebuilds the view without downtime (rebuild.py): on request, or by itself at
 start when the view was built by another projection version.
+
+The read model is a cache of the log. When the projecting service finds its file damaged (`PRAGMA
+quick_check` at start; a corruption error while projecting or reading; the file deleted or replaced), it
+moves the file aside (`readmodel-<n>.damaged-<UTC time>.db`, kept for support), leaves a one-line note for
+readers in every process (`health`, and reads raise ViewUnavailable with it) and rebuilds the view from the
+log in a shadow; the note goes when the rebuilt view is swapped in.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from filelock import FileLock, Timeout
 
@@ -30,6 +36,8 @@ from desktop_app.query.rebuild import (
 )
 from desktop_app.query.process_runner import projector_class
 from desktop_app.query.runner import BackgroundProjector, ChangeListener, ProjectorOptions, ViewChange
+from desktop_app.query.schema import ensure_schema, open_engine
+from desktop_app.query.view_health import STORE_ERRORS, ViewUnavailable, corruption_of, quick_check
 from desktop_app.query.views import DEFAULT_ORDER, ItemRow, Lag, QuarantinedRow, ReadModel, Summary, compute_lag
 
 log = logging.getLogger(__name__)
@@ -38,10 +46,11 @@ READ_ONLY_POLL_S = 0.02  # how often a read-only service looks at the stored off
 READ_ONLY_WATCH_S = 0.5  # how often a read-only service reports the other projector's progress / tries the lock
 WAIT_SLICE_S = 0.5  # waits on the projector are sliced, so a projector replaced by a rebuild's swap is followed
 REQUESTED = "requested"
+T = TypeVar("T")
 
 __all__ = [
     "NotProjectingError", "ProgressCallback", "QueryService", "RebuildOutcome", "RebuildPhase", "RebuildProgress",
-    "RebuildStatus", "default_lock_path",
+    "RebuildStatus", "ViewUnavailable", "default_lock_path",
 ]
 
 
@@ -74,6 +83,8 @@ class QueryService:
         self._options = options or ProjectorOptions()
         self._lock = FileLock(str(lock_path or default_lock_path(self.db_path)), thread_local=False)
         self._runner: BackgroundProjector | None = None
+        self._projecting = False  # this service holds the projector lock (its runner may be healing)
+        self._healing: str | None = None  # one line while the view is rebuilt after damage
         self._listeners: list[ChangeListener] = []
         self._listeners_lock = threading.Lock()
         self._state_lock = threading.RLock()
@@ -114,13 +125,91 @@ class QueryService:
             removed = self.files.remove_orphans()
             if removed:
                 log.info("deleted leftovers of an earlier rebuild: %s", ", ".join(path.name for path in removed))
-            self._runner = self._new_runner(self.read_model.refresh())
-            self._runner.start()
+            self._projecting = True
+            path = self.files.current_path()
+            damage = self._damage_at_start(path)
+            if damage is None:
+                self.files.healed()  # a note a heal left just before its swap, if any
+                self._runner = self._new_runner(path)
+                self._runner.start()
+            else:
+                self._heal(damage, path)
         except BaseException:
+            self._projecting = False
             self._lock.release()
             raise
-        self._rebuild_if_outdated()
+        if self._runner is not None:
+            self._rebuild_if_outdated()
         return True
+
+    def _damage_at_start(self, path: Path) -> str | None:
+        """Why the current view file cannot be trusted, or None (a new read model is created here)."""
+        if not path.exists():
+            if path == self.files.base and self.files.pointer_state() is None and self.files.healing_message() is None:
+                creator = open_engine(path, writer=True)  # the first start: nothing was ever projected
+                try:
+                    ensure_schema(creator)
+                finally:
+                    creator.dispose()
+                return None
+            return "the file is missing"
+        return quick_check(path)
+
+    # -- healing a damaged view ---------------------------------------------------------------------------
+    def _heal(self, reason: str, path: Path) -> None:
+        """Move the damaged (or vanished) `path` aside, say so once, and rebuild the view from the log."""
+        with self._state_lock:
+            generation = self.files.generation_of(path.name)
+            moved = self.files.move_aside(generation) if generation is not None else None
+            earlier = self.files.healing_message()
+            if moved is not None:
+                message = (f"read model {path} was damaged ({reason}); moved aside to {moved.name}; "
+                           "rebuilding from the log")
+            elif earlier is not None:
+                message = earlier  # an earlier run began this heal; its file is aside already
+            else:
+                message = f"read model {path} is gone ({reason}); rebuilding from the log"
+            self.files.note_healing(message)
+            self._healing = message
+            self.read_model.refresh()  # readers drop their connections to the damaged file
+        log.error("%s", message)
+        self._start_rebuild(f"the view was damaged: {reason}", wait_for_broker=True)
+
+    def _on_damage(self, reason: str) -> None:
+        """From the projector (its thread or pipe reader), which has stopped: heal on another thread."""
+        threading.Thread(target=self._heal_damaged_runner, args=(reason,), name="query-heal", daemon=True).start()
+
+    def _heal_damaged_runner(self, reason: str) -> None:
+        with self._state_lock:
+            runner = self._runner
+            if runner is None or not self._projecting or runner.damage is None:
+                return  # stopped, or already healing
+            self._runner = None
+            runner.stop()
+            self._heal(reason, runner.db_path)
+
+    def _reading(self, work: Callable[[], T]) -> T:
+        """A read; a read that finds the file damaged triggers the heal and raises ViewUnavailable."""
+        try:
+            return work()
+        except STORE_ERRORS as exc:
+            reason = corruption_of(exc)
+            if reason is None:
+                raise
+            runner = self._runner
+            if runner is not None and self._projecting and runner.damage is None:
+                runner.damage = reason
+                self._on_damage(reason)
+                then = "rebuilding from the log"
+            else:
+                then = "the desk that projects it rebuilds it"
+            raise ViewUnavailable(f"read model {self.read_model.view_path} is damaged ({reason}); {then}") from None
+
+    @property
+    def health(self) -> str | None:
+        """One line while the view is being rebuilt after damage (by this service or the process that
+        projects), for the CLI and the status bar; None when the view is sound."""
+        return self._healing or self.files.healing_message()
 
     def _rebuild_if_outdated(self) -> None:
         """Start a shadow rebuild when the view was built by another projection version than this code's."""
@@ -141,7 +230,10 @@ class QueryService:
         self._start_rebuild(reason, wait_for_broker=True)
 
     def _watch_other_projector(self) -> None:
-        seen = self.read_model.stored_offsets(self.topic)
+        try:
+            seen = self.read_model.stored_offsets(self.topic)
+        except (ViewUnavailable, *STORE_ERRORS):
+            seen = {}
         seen_view = self.read_model.view_path
         while not self._watch_stop.wait(READ_ONLY_WATCH_S):
             with self._state_lock:
@@ -153,6 +245,8 @@ class QueryService:
                     return
             try:
                 offsets = self.read_model.stored_offsets(self.topic)
+            except ViewUnavailable:
+                continue  # no view yet, or being rebuilt: the swap brings one
             except Exception as exc:  # noqa: BLE001 - keep watching
                 log.warning("reading the live view's offsets failed: %s", exc)
                 continue
@@ -175,10 +269,12 @@ class QueryService:
             job.join()
         with self._state_lock:
             runner, self._runner = self._runner, None
-            if runner is not None:
-                try:
+            projecting, self._projecting = self._projecting, False
+            try:
+                if runner is not None:
                     runner.stop()
-                finally:
+            finally:
+                if projecting:
                     self._lock.release()
 
     def close(self) -> None:
@@ -194,7 +290,7 @@ class QueryService:
 
     @property
     def is_projecting(self) -> bool:
-        return self._runner is not None
+        return self._projecting
 
     @property
     def projector_error(self) -> str | None:
@@ -209,7 +305,7 @@ class QueryService:
 
     def _new_runner(self, view_path: Path) -> BackgroundProjector:
         return projector_class(self._options)(view_path, self._client_kwargs, self.topic, on_change=self._dispatch,
-                                              options=self._options)
+                                              options=self._options, on_damage=self._on_damage)
 
     # -- change notifications --------------------------------------------------------------------------------
     def add_listener(self, listener: ChangeListener) -> None:
@@ -235,7 +331,11 @@ class QueryService:
     # -- offsets: the consistency tokens -----------------------------------------------------------------------
     def stored_offsets(self) -> dict[int, int]:
         runner = self._runner
-        return runner.stored_offsets() if runner is not None else self.read_model.stored_offsets(self.topic)
+        if runner is not None:
+            return runner.stored_offsets()
+        if self._projecting:
+            return {}  # healing: no live view until the rebuilt one is swapped in
+        return self.read_model.stored_offsets(self.topic)
 
     def end_offsets(self, timeout: float = 10.0) -> dict[int, int]:
         """The log's end offsets now: through the running projector, else with a short-lived consumer."""
@@ -266,8 +366,11 @@ class QueryService:
                 slice_s = WAIT_SLICE_S if remaining is None else max(0.0, min(WAIT_SLICE_S, remaining))
                 if runner.wait_for_offsets(targets, slice_s, on_progress=on_progress, cancel=cancel):
                     return True
-            else:  # another process projects, or this one is paused for a swap
-                offsets = self.read_model.stored_offsets(self.topic)
+            else:  # another process projects, or this one is paused for a swap or heals the view
+                try:
+                    offsets = self.read_model.stored_offsets(self.topic)
+                except (ViewUnavailable, *STORE_ERRORS):
+                    offsets = {}  # no view yet, or being rebuilt: wait for it
                 if on_progress is not None:
                     on_progress(offsets)
                 if all(offsets.get(p, 0) >= target for p, target in targets.items()):
@@ -302,7 +405,7 @@ class QueryService:
         passing, cancels: the shadow is deleted and the view stays as it was. If a rebuild already runs
         (say, the automatic one of a new projection version), this follows that one.
         """
-        if self._runner is None:
+        if not self._projecting:
             raise NotProjectingError(
                 f"another process projects into {self.db_path}; rebuild from there (or stop it first)"
             )
@@ -359,11 +462,13 @@ class QueryService:
             return job, unwatch
 
     # what a rebuild asks of the live side (rebuild.LiveProjection)
-    def pause_projecting(self) -> Path:
+    def pause_projecting(self) -> Path | None:
         with self._state_lock:
             runner = self._runner
-            if runner is None:
+            if not self._projecting:
                 raise NotProjectingError("the query service stopped projecting")
+            if runner is None:
+                return None  # healing: there is no live view to pause
             runner.stop()
             return runner.db_path
 
@@ -373,6 +478,10 @@ class QueryService:
             self._runner.start()
 
     def view_swapped(self, view_path: Path, offsets: Mapping[int, int]) -> None:
+        if self._healing is not None or self.files.healing_message() is not None:
+            log.warning("the read model was rebuilt from the log after damage: %s is the live view now", view_path)
+        self._healing = None
+        self.files.healed()
         now_reading = self.read_model.refresh()
         if now_reading != view_path:
             log.error("the read model reads %s after the swap to %s", now_reading, view_path)
@@ -389,21 +498,21 @@ class QueryService:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[ItemRow]:
-        return self.read_model.items(band, customer, search, order_by, descending, limit, offset)
+        return self._reading(lambda: self.read_model.items(band, customer, search, order_by, descending, limit, offset))
 
     def count_items(
         self, band: Band | str | None = None, customer: str | None = None, search: str | None = None
     ) -> int:
-        return self.read_model.count_items(band, customer, search)
+        return self._reading(lambda: self.read_model.count_items(band, customer, search))
 
     def rows_for_keys(self, keys: Iterable[tuple[str, Band | str]]) -> list[ItemRow]:
-        return self.read_model.rows_for_keys(keys)
+        return self._reading(lambda: self.read_model.rows_for_keys(keys))
 
     def customers(self) -> list[str]:
-        return self.read_model.customers()
+        return self._reading(self.read_model.customers)
 
     def quarantined(self, limit: int = 100) -> list[QuarantinedRow]:
-        return self.read_model.quarantined(limit)
+        return self._reading(lambda: self.read_model.quarantined(limit))
 
     def lag(self, *, fresh: bool = True, timeout: float = 5.0) -> Lag:
         """End offsets minus stored next offsets. fresh=False uses the projector's latest fetch responses
@@ -425,4 +534,4 @@ class QueryService:
             ends = None
         if ends is None and not fresh and self._runner is not None:
             ends = self._runner.known_highwaters() or None
-        return self.read_model.summary(end_offsets=ends, topic=self.topic)
+        return self._reading(lambda: self.read_model.summary(end_offsets=ends, topic=self.topic))
