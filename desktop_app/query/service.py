@@ -172,7 +172,7 @@ class QueryService:
             self.files.note_healing(message)
             self._healing = message
             self.read_model.refresh()  # readers drop their connections to the damaged file
-        log.error("%s", message)
+        log.error("%s", message, extra={"file_only": True})  # the CLI and the status bar show `health`
         self._start_rebuild(f"the view was damaged: {reason}", wait_for_broker=True)
 
     def _on_damage(self, reason: str) -> None:
@@ -479,7 +479,7 @@ class QueryService:
 
     def view_swapped(self, view_path: Path, offsets: Mapping[int, int]) -> None:
         if self._healing is not None or self.files.healing_message() is not None:
-            log.warning("the read model was rebuilt from the log after damage: %s is the live view now", view_path)
+            log.info("the read model was rebuilt from the log after damage: %s is the live view now", view_path)
         self._healing = None
         self.files.healed()
         now_reading = self.read_model.refresh()
