@@ -3,13 +3,8 @@
 It projects into the data dir's read model if no other process does (a file lock decides), or else reads
 the view that process keeps live. Either way it answers reads, waits for offsets and reports lag.
 The projecting service also rebuilds the view without downtime (rebuild.py): on request, or by itself at
-start when the view was built by another projection version.
-
-The read model is a cache of the log. When the projecting service finds its file damaged (`PRAGMA
-quick_check` at start; a corruption error while projecting or reading; the file deleted or replaced), it
-moves the file aside (`readmodel-<n>.damaged-<UTC time>.db`, kept for support), leaves a one-line note for
-readers in every process (`health`, and reads raise ViewUnavailable with it) and rebuilds the view from the
-log in a shadow; the note goes when the rebuilt view is swapped in.
+start when the view was built by another projection version, and when its file is found damaged or
+gone (healing.py): then readers are told so in one line (`health`, ViewUnavailable) until it is rebuilt.
 """
 
 from __future__ import annotations
@@ -17,14 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from filelock import FileLock, Timeout
 
 from desktop_app.query import schema
-from desktop_app.query.bands import Band
 from desktop_app.query.log_end import end_offsets_blocking
 from desktop_app.query.rebuild import (
     ProgressCallback,
@@ -36,9 +30,10 @@ from desktop_app.query.rebuild import (
 )
 from desktop_app.query.process_runner import projector_class
 from desktop_app.query.runner import BackgroundProjector, ChangeListener, ProjectorOptions, ViewChange
-from desktop_app.query.schema import ensure_schema, open_engine
-from desktop_app.query.view_health import STORE_ERRORS, ViewUnavailable, corruption_of, quick_check
-from desktop_app.query.views import DEFAULT_ORDER, ItemRow, Lag, QuarantinedRow, ReadModel, Summary, compute_lag
+from desktop_app.query.healing import ViewHealer
+from desktop_app.query.service_reads import ViewReads
+from desktop_app.query.view_health import STORE_ERRORS, ViewUnavailable
+from desktop_app.query.views import ReadModel
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +41,6 @@ READ_ONLY_POLL_S = 0.02  # how often a read-only service looks at the stored off
 READ_ONLY_WATCH_S = 0.5  # how often a read-only service reports the other projector's progress / tries the lock
 WAIT_SLICE_S = 0.5  # waits on the projector are sliced, so a projector replaced by a rebuild's swap is followed
 REQUESTED = "requested"
-T = TypeVar("T")
 
 __all__ = [
     "NotProjectingError", "ProgressCallback", "QueryService", "RebuildOutcome", "RebuildPhase", "RebuildProgress",
@@ -62,7 +56,7 @@ def default_lock_path(db_path: Path) -> Path:
     return Path(db_path).with_name(Path(db_path).name + ".lock")
 
 
-class QueryService:
+class QueryService(ViewReads):
     def __init__(
         self,
         db_path: Path,
@@ -84,7 +78,6 @@ class QueryService:
         self._lock = FileLock(str(lock_path or default_lock_path(self.db_path)), thread_local=False)
         self._runner: BackgroundProjector | None = None
         self._projecting = False  # this service holds the projector lock (its runner may be healing)
-        self._healing: str | None = None  # one line while the view is rebuilt after damage
         self._listeners: list[ChangeListener] = []
         self._listeners_lock = threading.Lock()
         self._state_lock = threading.RLock()
@@ -94,6 +87,7 @@ class QueryService:
         self._job_lock = threading.Lock()
         self.read_model = ReadModel(self.db_path)
         self.files = self.read_model.files
+        self._healer = ViewHealer(self.files)
 
     # -- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> bool:
@@ -127,9 +121,8 @@ class QueryService:
                 log.info("deleted leftovers of an earlier rebuild: %s", ", ".join(path.name for path in removed))
             self._projecting = True
             path = self.files.current_path()
-            damage = self._damage_at_start(path)
+            damage = self._healer.damage_at_start(path)
             if damage is None:
-                self.files.healed()  # a note a heal left just before its swap, if any
                 self._runner = self._new_runner(path)
                 self._runner.start()
             else:
@@ -142,37 +135,12 @@ class QueryService:
             self._rebuild_if_outdated()
         return True
 
-    def _damage_at_start(self, path: Path) -> str | None:
-        """Why the current view file cannot be trusted, or None (a new read model is created here)."""
-        if not path.exists():
-            if path == self.files.base and self.files.pointer_state() is None and self.files.healing_message() is None:
-                creator = open_engine(path, writer=True)  # the first start: nothing was ever projected
-                try:
-                    ensure_schema(creator)
-                finally:
-                    creator.dispose()
-                return None
-            return "the file is missing"
-        return quick_check(path)
-
     # -- healing a damaged view ---------------------------------------------------------------------------
     def _heal(self, reason: str, path: Path) -> None:
         """Move the damaged (or vanished) `path` aside, say so once, and rebuild the view from the log."""
         with self._state_lock:
-            generation = self.files.generation_of(path.name)
-            moved = self.files.move_aside(generation) if generation is not None else None
-            earlier = self.files.healing_message()
-            if moved is not None:
-                message = (f"read model {path} was damaged ({reason}); moved aside to {moved.name}; "
-                           "rebuilding from the log")
-            elif earlier is not None:
-                message = earlier  # an earlier run began this heal; its file is aside already
-            else:
-                message = f"read model {path} is gone ({reason}); rebuilding from the log"
-            self.files.note_healing(message)
-            self._healing = message
+            self._healer.set_aside(reason, path)
             self.read_model.refresh()  # readers drop their connections to the damaged file
-        log.error("%s", message, extra={"file_only": True})  # the CLI and the status bar show `health`
         self._start_rebuild(f"the view was damaged: {reason}", wait_for_broker=True)
 
     def _on_damage(self, reason: str) -> None:
@@ -188,28 +156,11 @@ class QueryService:
             runner.stop()
             self._heal(reason, runner.db_path)
 
-    def _reading(self, work: Callable[[], T]) -> T:
-        """A read; a read that finds the file damaged triggers the heal and raises ViewUnavailable."""
-        try:
-            return work()
-        except STORE_ERRORS as exc:
-            reason = corruption_of(exc)
-            if reason is None:
-                raise
-            runner = self._runner
-            if runner is not None and self._projecting and runner.damage is None:
-                runner.damage = reason
-                self._on_damage(reason)
-                then = "rebuilding from the log"
-            else:
-                then = "the desk that projects it rebuilds it"
-            raise ViewUnavailable(f"read model {self.read_model.view_path} is damaged ({reason}); {then}") from None
-
     @property
     def health(self) -> str | None:
         """One line while the view is being rebuilt after damage (by this service or the process that
         projects), for the CLI and the status bar; None when the view is sound."""
-        return self._healing or self.files.healing_message()
+        return self._healer.health
 
     def _rebuild_if_outdated(self) -> None:
         """Start a shadow rebuild when the view was built by another projection version than this code's."""
@@ -478,60 +429,8 @@ class QueryService:
             self._runner.start()
 
     def view_swapped(self, view_path: Path, offsets: Mapping[int, int]) -> None:
-        if self._healing is not None or self.files.healing_message() is not None:
-            log.info("the read model was rebuilt from the log after damage: %s is the live view now", view_path)
-        self._healing = None
-        self.files.healed()
+        self._healer.healed(view_path)
         now_reading = self.read_model.refresh()
         if now_reading != view_path:
             log.error("the read model reads %s after the swap to %s", now_reading, view_path)
         self._dispatch(ViewChange(keys=frozenset(), offsets=dict(offsets), reset=True))
-
-    # -- reads --------------------------------------------------------------------------------------------------
-    def items(
-        self,
-        band: Band | str | None = None,
-        customer: str | None = None,
-        search: str | None = None,
-        order_by: Sequence[str] = DEFAULT_ORDER,
-        descending: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[ItemRow]:
-        return self._reading(lambda: self.read_model.items(band, customer, search, order_by, descending, limit, offset))
-
-    def count_items(
-        self, band: Band | str | None = None, customer: str | None = None, search: str | None = None
-    ) -> int:
-        return self._reading(lambda: self.read_model.count_items(band, customer, search))
-
-    def rows_for_keys(self, keys: Iterable[tuple[str, Band | str]]) -> list[ItemRow]:
-        return self._reading(lambda: self.read_model.rows_for_keys(keys))
-
-    def customers(self) -> list[str]:
-        return self._reading(self.read_model.customers)
-
-    def quarantined(self, limit: int = 100) -> list[QuarantinedRow]:
-        return self._reading(lambda: self.read_model.quarantined(limit))
-
-    def lag(self, *, fresh: bool = True, timeout: float = 5.0) -> Lag:
-        """End offsets minus stored next offsets. fresh=False uses the projector's latest fetch responses
-        (no broker round trip; for frequent status updates) when it has them for every partition."""
-        runner = self._runner
-        if not fresh and runner is not None:
-            highwaters = runner.known_highwaters()
-            stored = runner.stored_offsets()
-            if highwaters and set(stored) <= set(highwaters):
-                return compute_lag(highwaters, stored)
-        return compute_lag(self.end_offsets(timeout), self.stored_offsets())
-
-    def summary(self, *, fresh: bool = True, timeout: float = 5.0) -> Summary:
-        """Totals per band, events applied, quarantined count, and lag (None if the broker cannot say)."""
-        try:
-            ends: dict[int, int] | None = self.end_offsets(timeout) if fresh else None
-        except Exception as exc:  # noqa: BLE001 - totals are still worth showing without the lag
-            log.warning("lag unknown: %s", exc)
-            ends = None
-        if ends is None and not fresh and self._runner is not None:
-            ends = self._runner.known_highwaters() or None
-        return self._reading(lambda: self.read_model.summary(end_offsets=ends, topic=self.topic))
