@@ -29,6 +29,7 @@ from qasync import asyncSlot
 from desktop_app import __version__
 from desktop_app.command.model import InvalidOrder, PlaceOrder
 from desktop_app.query.bands import Band
+from desktop_app.query.view_health import ViewUnavailable
 from desktop_app.ui.bridge import ProjectionBridge
 from desktop_app.ui.items_tab import ItemsTableModel, ItemsView
 from desktop_app.ui.order_form import OrderForm
@@ -293,7 +294,7 @@ class MainWindow(QMainWindow):
     def _collect_status(self) -> DeskStatus:
         runtime = self.runtime
         kind = "embedded broker" if runtime.embedded else "external cluster"
-        problem = runtime.broker_error or self.command.last_error or self.query.projector_error
+        problem = self.query.health or runtime.broker_error or self.command.last_error or self.query.projector_error
         connected = runtime.connection is not None and self.command.relay_connected and not self.query.projector_error
         try:
             lag: int | None = self.query.lag(fresh=False, timeout=2.0).total
@@ -309,9 +310,15 @@ class MainWindow(QMainWindow):
             connected=connected,
             lag=lag,
             pending=self.command.pending_count(),
-            quarantined=self.query.read_model.quarantined_count(),
+            quarantined=self._quarantined_count(),
             problem=problem,
         )
+
+    def _quarantined_count(self) -> int:
+        try:
+            return self.query.read_model.quarantined_count()
+        except ViewUnavailable:  # being rebuilt after damage: the status bar says so (problem, rebuilding)
+            return 0
 
     _status_busy = False
     _closed = False

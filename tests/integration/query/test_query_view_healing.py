@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import desktop_app
+from desktop_app.query.runner import ProjectorOptions
 from desktop_app.query.service import ViewUnavailable
 from desktop_app.settings import Settings
 from support.log_audit import full_rows, replay_fresh
@@ -131,12 +132,13 @@ def test_a_reader_of_a_damaged_view_is_told_in_one_line_and_creates_nothing(proj
     assert not (settings.data_dir / current).exists()
 
 
+@pytest.mark.parametrize("isolation", ["thread", "process"])
 def test_pages_overwritten_under_a_projecting_service_quarantine_nothing_and_heal(
-    topic_ready: Settings, start_service, tmp_path: Path
+    topic_ready: Settings, start_service, tmp_path: Path, isolation: str
 ) -> None:
     produce_events(topic_ready, some_orders(800))
     produce(topic_ready, [(b"k", b"junk", [])])
-    service = start_service()
+    service = start_service(options=ProjectorOptions(isolation=isolation))
     assert service.catch_up(WAIT_S)
     damaged_file = service.view_path
     checkpoint(damaged_file)
