@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from desktop_app.query.bands import Band
-from desktop_app.query.view_health import STORE_ERRORS, ViewUnavailable, corruption_of
+from desktop_app.query.view_health import DamagedView, ViewUnavailable
 from desktop_app.query.views import DEFAULT_ORDER, ItemRow, Lag, QuarantinedRow, ReadModel, Summary, compute_lag
 
 if TYPE_CHECKING:
@@ -37,21 +37,17 @@ class ViewReads:
         raise NotImplementedError
 
     def _reading(self, work: Callable[[], T]) -> T:
-        """A read; a read that finds the file damaged triggers the heal and raises ViewUnavailable."""
+        """A read; one that finds the file damaged starts the heal (when this service projects)."""
         try:
             return work()
-        except STORE_ERRORS as exc:
-            reason = corruption_of(exc)
-            if reason is None:
-                raise
+        except DamagedView as damaged:
             runner = self._runner
-            if runner is not None and self._projecting and runner.damage is None:
-                runner.damage = reason
-                self._on_damage(reason)
-                then = "rebuilding from the log"
-            else:
-                then = "the desk that projects it rebuilds it"
-            raise ViewUnavailable(f"read model {self.read_model.view_path} is damaged ({reason}); {then}") from None
+            if runner is None or not self._projecting or runner.damage is not None:
+                raise
+            runner.damage = damaged.reason
+            self._on_damage(damaged.reason)
+            raise ViewUnavailable(f"read model {damaged.path} was damaged ({damaged.reason}); "
+                                  "rebuilding from the log") from None
 
     # -- reads --------------------------------------------------------------------------------------------------
     def items(

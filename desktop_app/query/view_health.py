@@ -25,6 +25,16 @@ class ViewUnavailable(RuntimeError):
     """The view cannot be read now; the message says why in one line (no read model yet, being rebuilt)."""
 
 
+class DamagedView(ViewUnavailable):
+    """A read found the view's file damaged. The projecting process moves it aside and rebuilds it."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"read model {path} is damaged ({reason}); the process that projects it (the desktop "
+                         "app, or the next synced order-desk command) moves it aside and rebuilds it from the log")
+        self.path = path
+        self.reason = reason
+
+
 class ViewDamaged(RuntimeError):
     """The read model's file is damaged or gone; `reason` says how, in a few words."""
 

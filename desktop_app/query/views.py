@@ -33,7 +33,7 @@ from desktop_app.query.schema import (
     stored_projection_version,
 )
 from desktop_app.query.view_files import PointerState, ViewFiles
-from desktop_app.query.view_health import FileIdentity, ViewUnavailable
+from desktop_app.query.view_health import STORE_ERRORS, DamagedView, FileIdentity, ViewUnavailable, corruption_of
 
 T = TypeVar("T")
 FOLLOW_ATTEMPTS = 5  # pointer re-reads when the generation it named is deleted just before it is opened
@@ -174,7 +174,7 @@ class ReadModel:
             return self._view_path
         try:
             self._current_engine()
-        except ViewUnavailable:
+        except (ViewUnavailable, *STORE_ERRORS):  # missing, being rebuilt, or damaged: the pointer's file
             return self.files.current_path()
         assert self._view_path is not None
         return self._view_path
@@ -248,17 +248,23 @@ class ReadModel:
         """Run `work` in one read transaction on the current generation.
 
         A read that got the engine just before a swap may find its generation deleted: it is run again
-        on the new one.
+        on the new one. A read that finds the file damaged raises DamagedView (one line, no SQL).
         """
-        engine = self._current_engine()
         try:
-            with Session(engine) as session:
+            engine = self._current_engine()
+            try:
+                with Session(engine) as session:
+                    return work(session)
+            except OperationalError:
+                if self._pinned or self._current_engine() is engine:
+                    raise
+            with Session(self._current_engine()) as session:
                 return work(session)
-        except OperationalError:
-            if self._pinned or self._current_engine() is engine:
+        except STORE_ERRORS as exc:
+            reason = corruption_of(exc)
+            if reason is None:
                 raise
-        with Session(self._current_engine()) as session:
-            return work(session)
+            raise DamagedView(self._view_path or self.db_path, reason) from exc
 
     # -- the view -----------------------------------------------------------------------------------
     @staticmethod

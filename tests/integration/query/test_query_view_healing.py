@@ -161,3 +161,19 @@ def test_pages_overwritten_under_a_projecting_service_quarantine_nothing_and_hea
     fresh = replay_fresh(topic_ready.kafka_client_kwargs(), topic_ready.topic, tmp_path / "fresh")
     assert full_rows(service.items()) == full_rows(fresh)
     assert list(topic_ready.data_dir.glob(f"{damaged_file.stem}.damaged-*.db"))
+
+
+def test_a_reader_that_does_not_project_says_in_one_line_that_the_file_is_damaged(projected) -> None:
+    settings, expected_summary, _ = projected
+    damage(settings.readmodel_db_path, "truncated to half")
+
+    offline = order_desk(settings, "summary", "--no-sync")
+
+    assert offline.returncode == 1 and offline.stdout == ""
+    lines = offline.stderr.strip().splitlines()
+    assert len(lines) == 1, offline.stderr
+    (line,) = lines
+    assert line.startswith(f"order-desk: read model {settings.readmodel_db_path} is damaged (database disk image")
+    assert "rebuilds it from the log" in line
+    healed = order_desk(settings, "summary", "--json")  # the next synced command heals it
+    assert (healed.returncode, json.loads(healed.stdout)) == (0, expected_summary)
