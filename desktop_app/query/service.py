@@ -3,8 +3,8 @@
 It projects into the data dir's read model if no other process does (a file lock decides), or else reads
 the view that process keeps live. Either way it answers reads, waits for offsets and reports lag.
 The projecting service also rebuilds the view without downtime (rebuild.py): on request, or by itself at
-start when the view was built by another projection version, and when its file is found damaged or
-gone (healing.py): then readers are told so in one line (`health`, ViewUnavailable) until it is rebuilt.
+start when the view was built by another projection version or its file is found damaged or gone
+(healing.py; readers are then told so in one line: `health`, ViewUnavailable).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ READ_ONLY_POLL_S = 0.02  # how often a read-only service looks at the stored off
 READ_ONLY_WATCH_S = 0.5  # how often a read-only service reports the other projector's progress / tries the lock
 WAIT_SLICE_S = 0.5  # waits on the projector are sliced, so a projector replaced by a rebuild's swap is followed
 REQUESTED = "requested"
+HEAL_RETRY_S = 2.0  # pause before a heal whose rebuild was cancelled or failed starts again
 
 __all__ = [
     "NotProjectingError", "ProgressCallback", "QueryService", "RebuildOutcome", "RebuildPhase", "RebuildProgress",
@@ -83,6 +84,7 @@ class QueryService(ViewReads):
         self._state_lock = threading.RLock()
         self._watcher: threading.Thread | None = None
         self._watch_stop = threading.Event()
+        self._stopped = threading.Event()  # set by stop(): ends a heal's retries
         self._job: RebuildJob | None = None
         self._job_lock = threading.Lock()
         self.read_model = ReadModel(self.db_path)
@@ -120,6 +122,7 @@ class QueryService(ViewReads):
             if removed:
                 log.info("deleted leftovers of an earlier rebuild: %s", ", ".join(path.name for path in removed))
             self._projecting = True
+            self._stopped.clear()
             path = self.files.current_path()
             damage = self._healer.damage_at_start(path)
             if damage is None:
@@ -141,10 +144,20 @@ class QueryService(ViewReads):
         with self._state_lock:
             self._healer.set_aside(reason, path)
             self.read_model.refresh()  # readers drop their connections to the damaged file
-        self._start_rebuild(f"the view was damaged: {reason}", wait_for_broker=True)
+        reason = f"the view was damaged: {reason}"
+        job, _ = self._start_rebuild(reason, wait_for_broker=True)
+        threading.Thread(target=self._keep_healing, args=(reason, job), name="query-heal", daemon=True).start()
 
-    def _on_damage(self, reason: str) -> None:
-        """From the projector (its thread or pipe reader), which has stopped: heal on another thread."""
+    def _keep_healing(self, reason: str, job: RebuildJob) -> None:
+        """Until a view is swapped in, a heal whose rebuild was cancelled (or failed) starts again."""
+        while job.join() and self._runner is None and not self._stopped.wait(HEAL_RETRY_S) and self._runner is None:
+            log.warning("the rebuild of the damaged read model did not finish; starting it again")
+            try:
+                job, _ = self._start_rebuild(reason, wait_for_broker=True)
+            except NotProjectingError:
+                return  # stopped meanwhile
+
+    def _on_damage(self, reason: str) -> None:  # from the projector, which has stopped: heal on another thread
         threading.Thread(target=self._heal_damaged_runner, args=(reason,), name="query-heal", daemon=True).start()
 
     def _heal_damaged_runner(self, reason: str) -> None:
@@ -155,12 +168,6 @@ class QueryService(ViewReads):
             self._runner = None
             runner.stop()
             self._heal(reason, runner.db_path)
-
-    @property
-    def health(self) -> str | None:
-        """One line while the view is being rebuilt after damage (by this service or the process that
-        projects), for the CLI and the status bar; None when the view is sound."""
-        return self._healer.health
 
     def _rebuild_if_outdated(self) -> None:
         """Start a shadow rebuild when the view was built by another projection version than this code's."""
@@ -211,10 +218,12 @@ class QueryService(ViewReads):
     def stop(self) -> None:
         """Stop projecting (a running rebuild is cancelled first: its shadow is deleted) or watching."""
         self._watch_stop.set()
+        self._stopped.set()
         watcher, self._watcher = self._watcher, None
         if watcher is not None and watcher is not threading.current_thread():
             watcher.join()
-        job = self._job
+        with self._job_lock:  # no rebuild starts after this
+            job = self._job
         if job is not None and job.running:
             job.cancel()
             job.join()
@@ -248,11 +257,6 @@ class QueryService(ViewReads):
         """The projector's latest failure while it retries (broker or database trouble); None when healthy."""
         runner = self._runner
         return runner.last_error if runner is not None else None
-
-    @property
-    def view_path(self) -> Path:
-        """The file of the current generation of the view (see view_files)."""
-        return self.read_model.view_path
 
     def _new_runner(self, view_path: Path) -> BackgroundProjector:
         return projector_class(self._options)(view_path, self._client_kwargs, self.topic, on_change=self._dispatch,
@@ -403,6 +407,8 @@ class QueryService(ViewReads):
             job = self._job
             if job is not None and job.running:
                 return job, job.watch(progress, cancel)
+            if self._stopped.is_set():
+                raise NotProjectingError("the query service stopped projecting")
             job = RebuildJob(
                 self, self._client_kwargs, self.topic, reason=reason, options=self._options,
                 wait_for_broker=wait_for_broker,

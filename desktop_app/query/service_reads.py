@@ -7,6 +7,7 @@ ViewUnavailable with one line; so does a read while the view is being rebuilt af
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from desktop_app.query.bands import Band
@@ -14,6 +15,7 @@ from desktop_app.query.view_health import DamagedView, ViewUnavailable
 from desktop_app.query.views import DEFAULT_ORDER, ItemRow, Lag, QuarantinedRow, ReadModel, Summary, compute_lag
 
 if TYPE_CHECKING:
+    from desktop_app.query.healing import ViewHealer
     from desktop_app.query.runner import BackgroundProjector
 
 T = TypeVar("T")
@@ -26,6 +28,17 @@ class ViewReads:
     topic: str
     _runner: BackgroundProjector | None
     _projecting: bool
+    _healer: ViewHealer
+
+    @property
+    def health(self) -> str | None:
+        """One line while the view is rebuilt after damage (here or elsewhere), for the CLI and status bar."""
+        return self._healer.health
+
+    @property
+    def view_path(self) -> Path:
+        """The file of the current generation of the view (see view_files)."""
+        return self.read_model.view_path
 
     def _on_damage(self, reason: str) -> None:
         raise NotImplementedError

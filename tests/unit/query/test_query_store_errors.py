@@ -70,6 +70,12 @@ def test_quick_check_names_damage_and_passes_a_sound_file(projected_file) -> Non
     assert quick_check(db_path)
 
 
+def test_quick_check_finds_a_damaged_index_that_reads_would_silently_miss(projected_file) -> None:
+    db_path, _ = projected_file
+    overwrite_table_root(db_path, "ix_ordered_items_band_customer_item")
+    assert quick_check(db_path)
+
+
 def test_an_overwritten_header_is_damage(projected_file) -> None:
     db_path, _ = projected_file
     with open(db_path, "r+b") as file:
