@@ -177,3 +177,18 @@ def test_a_reader_that_does_not_project_says_in_one_line_that_the_file_is_damage
     assert "rebuilds it from the log" in line
     healed = order_desk(settings, "summary", "--json")  # the next synced command heals it
     assert (healed.returncode, json.loads(healed.stdout)) == (0, expected_summary)
+
+
+def test_a_heal_whose_rebuild_is_cancelled_starts_again(projected, start_service) -> None:
+    settings, expected_summary, expected_items = projected
+    damage(settings.readmodel_db_path, "header overwritten")
+    service = start_service()
+    assert "was damaged (file is not a database)" in (service.health or "")
+
+    cancelled = service.rebuild(cancel=lambda: True)  # follows the heal's rebuild, and cancels it
+
+    assert not cancelled.completed
+    assert wait_for(lambda: service.health is None, timeout=WAIT_S), service.health
+    assert service.catch_up(WAIT_S)
+    assert service.summary().events_applied == expected_summary["events_applied"]
+    assert len(service.items()) == len(expected_items)
