@@ -110,6 +110,7 @@ class MainWindow(QMainWindow):
         self.form.orderRequested.connect(self.place_order)
         self.bridge.keysChanged.connect(self._apply_changed_keys)
         self.bridge.viewReset.connect(self.reload_all)
+        self.bridge.viewReset.connect(self._customers_timer.start)  # a rebuilt view may know new customers
         self.bridge.rebuildProgress.connect(self._rebuild_progress)
         self.bridge.rebuildFinished.connect(self._rebuild_finished)
         self.customer_filter.currentIndexChanged.connect(self._apply_filters)
@@ -230,7 +231,10 @@ class MainWindow(QMainWindow):
     _known_customer_set: frozenset[str] = frozenset()
 
     def refresh_customers(self) -> None:
-        customers = tuple(self.query.customers())
+        try:
+            customers = tuple(self.query.customers())
+        except ViewUnavailable:  # being rebuilt after damage: asked again after the swap
+            return
         if customers == self._known_customers:
             return
         self._known_customers = customers
