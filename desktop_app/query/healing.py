@@ -14,7 +14,7 @@ from pathlib import Path
 
 from desktop_app.query.schema import ensure_schema, open_engine
 from desktop_app.query.view_files import ViewFiles
-from desktop_app.query.view_health import quick_check
+from desktop_app.query.view_health import damage_report, quick_check, reported_damage
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +25,29 @@ class ViewHealer:
     def __init__(self, files: ViewFiles) -> None:
         self.files = files
         self.message: str | None = None  # one line while this process rebuilds the view after damage
+        self.reported: tuple[Path, str] | None = None  # damage this reader reported to the projecting process
 
     @property
     def health(self) -> str | None:
         """One line while the view is being rebuilt after damage, here or by another process; else None."""
-        return self.message or self.files.healing_message()
+        healing = self.message or self.files.healing_message()
+        if healing is None and self.reported is not None and reported_damage(self.reported[0]) is not None:
+            return self.reported[1]
+        return healing
+
+    def check_as_reader(self) -> None:
+        """A reader's `quick_check` of the view another process projects: damage found is reported to that
+        process (damage_report), which heals it; reads through a damaged index would silently miss rows."""
+        path = self.files.current_path()
+        if not path.exists() or reported_damage(path) is not None:
+            return
+        problem = quick_check(path)
+        if problem is None:
+            return
+        damage_report(path).write_text(problem + "\n", encoding="utf-8")
+        message = f"read model {path} is damaged ({problem}); the process that projects it rebuilds it from the log"
+        self.reported = (path, message)
+        log.error("%s", message, extra={"file_only": True})
 
     def damage_at_start(self, path: Path) -> str | None:
         """Why the current view file cannot be trusted, or None. The very first start creates the file."""
@@ -62,6 +80,7 @@ class ViewHealer:
         else:
             message = f"read model {path} is gone ({reason}); rebuilding from the log"
         self.files.note_healing(message)
+        damage_report(path).unlink(missing_ok=True)
         self.message = message
         log.error("%s", message, extra={"file_only": True})  # the CLI and the status bar show `health`
         return message

@@ -27,7 +27,7 @@ from desktop_app.kafka_errors import explain_unreachable
 from desktop_app.query.log_end import plain_event_loop, topic_end_offsets
 from desktop_app.query.projector import BatchOutcome, Projector, ViewKey
 from desktop_app.query.schema import ensure_schema, open_engine
-from desktop_app.query.view_health import FileIdentity, ViewDamaged, damage_of
+from desktop_app.query.view_health import FileIdentity, ViewDamaged, damage_of, reported_damage
 
 log = logging.getLogger(__name__)
 
@@ -323,8 +323,12 @@ class ProjectorThread(BackgroundProjector):
             batch = await consumer.getmany(timeout_ms=self.options.poll_timeout_ms,
                                            max_records=self.options.max_records)
             self._note_highwaters(consumer, assigned)
-            if self._opened is not None and FileIdentity.of(self.db_path) != self._opened:
-                raise ViewDamaged("the file was deleted or replaced")
+            if self._opened is not None:
+                if FileIdentity.of(self.db_path) != self._opened:
+                    raise ViewDamaged("the file was deleted or replaced")
+                reported = reported_damage(self.db_path)  # by a reader's quick_check (service.py)
+                if reported is not None:
+                    raise ViewDamaged(reported)
             self.last_error = None
             records = [record for partition_records in batch.values() for record in partition_records]
             if records:

@@ -104,6 +104,7 @@ class QueryService(ViewReads):
             if self._try_to_project():
                 return True
             log.info("another process projects into %s; reading its live view", self.db_path)
+            self._healer.check_as_reader()
             if self._watcher is None:
                 self._watch_stop.clear()
                 self._watcher = threading.Thread(

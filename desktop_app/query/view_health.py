@@ -105,6 +105,18 @@ def integrity_problem(path: Path) -> str | None:
     return "; ".join(" ".join(problem.split()) for problem in problems) or None
 
 
+def damage_report(db_path: Path) -> Path:
+    """Where a reader that found `db_path` damaged tells the process that projects into it."""
+    return Path(db_path).with_name(Path(db_path).name + ".damage-reported")
+
+
+def reported_damage(db_path: Path) -> str | None:
+    try:
+        return Path(damage_report(db_path)).read_text(encoding="utf-8").strip() or "reported damaged"
+    except FileNotFoundError:
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class FileIdentity:
     """Which file a path named when it was opened: a deleted or replaced file gets another identity."""

@@ -192,3 +192,37 @@ def test_a_heal_whose_rebuild_is_cancelled_starts_again(projected, start_service
     assert service.catch_up(WAIT_S)
     assert service.summary().events_applied == expected_summary["events_applied"]
     assert len(service.items()) == len(expected_items)
+
+
+def overwrite_root_page(db_path: Path, name: str) -> None:
+    raw = sqlite3.connect(db_path, timeout=30)
+    try:
+        page_size = raw.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = raw.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (name,)).fetchone()
+    finally:
+        raw.close()
+    with open(db_path, "r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xa5" * page_size)
+
+
+def test_a_reader_finds_a_damaged_index_and_the_projecting_process_heals_it(
+    topic_ready: Settings, start_service, tmp_path: Path
+) -> None:
+    produce_events(topic_ready, some_orders(600))
+    projecting = start_service()
+    assert projecting.catch_up(WAIT_S)
+    damaged_file = projecting.view_path
+    checkpoint(damaged_file)
+    overwrite_root_page(damaged_file, "ix_ordered_items_band_customer_item")  # reads by band would miss rows
+
+    reader = start_service()
+
+    assert not reader.is_projecting
+    assert reader.health is not None and "is damaged" in reader.health
+    assert wait_for(lambda: projecting.health is None and projecting.view_path != damaged_file, timeout=WAIT_S * 2)
+    assert reader.catch_up(WAIT_S)
+    fresh = replay_fresh(topic_ready.kafka_client_kwargs(), topic_ready.topic, tmp_path / "fresh")
+    assert full_rows(reader.items(band="cheap")) == full_rows(row for row in fresh if row.band.value == "cheap")
+    assert full_rows(reader.items()) == full_rows(fresh)
+    assert reader.health is None
