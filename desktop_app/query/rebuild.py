@@ -30,6 +30,7 @@ from desktop_app.query.process_runner import projector_class
 from desktop_app.query.runner import BackgroundProjector, ProjectorOptions
 from desktop_app.query.schema import ensure_schema, open_engine
 from desktop_app.query.view_files import ViewFiles
+from desktop_app.query.view_health import STORE_ERRORS, corruption_of
 from desktop_app.query.views import ReadModel
 
 log = logging.getLogger(__name__)
@@ -340,8 +341,8 @@ class RebuildJob:
         live_path = self.live.pause_projecting()
         resume_on = live_path
         try:
-            # no live view (healing a damaged one): nothing of it is read, whatever state its file is in
-            live_offsets = _stored_offsets(live_path, self.topic) if live_path is not None else {}
+            # no live view (healing a damaged one), or a damaged one: the new view need not catch up with it
+            live_offsets = _live_offsets(live_path, self.topic)
             if not shadow.wait_for_offsets(live_offsets, SWAP_CATCH_UP_S, cancel=self._cancel_requested):
                 return None
             shadow.stop()
@@ -386,6 +387,18 @@ class RebuildJob:
             completed=False, done=done, total=self._total or 0, cancelled=True,
             seconds=time.monotonic() - self._started, reason=self.reason,
         )
+
+
+def _live_offsets(live_path: Path | None, topic: str) -> dict[int, int]:
+    if live_path is None:
+        return {}
+    try:
+        return _stored_offsets(live_path, topic)
+    except STORE_ERRORS as exc:
+        if corruption_of(exc) is None:
+            raise
+        log.warning("the live view %s is damaged (%s); swapping in the rebuilt one", live_path.name, corruption_of(exc))
+        return {}
 
 
 def _stored_offsets(db_path: Path, topic: str) -> dict[int, int]:
