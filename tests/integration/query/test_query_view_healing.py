@@ -226,3 +226,23 @@ def test_a_reader_finds_a_damaged_index_and_the_projecting_process_heals_it(
     assert full_rows(reader.items(band="cheap")) == full_rows(row for row in fresh if row.band.value == "cheap")
     assert full_rows(reader.items()) == full_rows(fresh)
     assert reader.health is None
+
+
+def test_place_wait_on_a_damaged_index_is_visible_only_once_the_view_really_shows_it(projected) -> None:
+    settings, _, expected_items = projected
+    checkpoint(settings.readmodel_db_path)
+    overwrite_root_page(settings.readmodel_db_path, "ix_ordered_items_band_customer_item")
+
+    placed = order_desk(settings, "place", "--customer", "zed", "--item", "Kettle", "--price", "1.25", "--qty", "1",
+                        "--wait")
+
+    assert placed.returncode == 0, placed.stderr
+    assert "visible" in placed.stdout
+    cheap = order_desk(settings, "items", "--band", "cheap", "--json", "--no-sync")
+    assert cheap.returncode == 0, cheap.stderr
+    new_row = {"customer_id": "zed", "item": "Kettle", "unit_price": "1.25", "band": "cheap", "quantity": 1,
+               "orders": 1}
+    wanted = sorted([row for row in expected_items if row["band"] == "cheap"] + [new_row],
+                    key=lambda row: (row["customer_id"], row["item"], row["unit_price"]))
+    assert sorted(json.loads(cheap.stdout), key=lambda row: (row["customer_id"], row["item"],
+                                                             row["unit_price"])) == wanted
