@@ -72,37 +72,29 @@ def corruption_of(exc: BaseException) -> str | None:
 
 def quick_check(path: Path) -> str | None:
     """None if `PRAGMA quick_check` finds the file sound; else what is wrong, in one line."""
-    try:
-        connection = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=rw", uri=True, timeout=30)
-    except sqlite3.Error as exc:
-        return str(exc)
-    try:
-        rows = connection.execute(f"PRAGMA quick_check({QUICK_CHECK_PROBLEMS})").fetchall()
-    except sqlite3.Error as exc:
-        if is_busy(exc):
-            return None  # a writer holds it: not a sign of damage
-        return str(exc)
-    finally:
-        connection.close()
-    problems = [str(row[0]) for row in rows if str(row[0]) != "ok"]
-    return "; ".join(" ".join(problem.split()) for problem in problems) or None
+    return _check(path, "quick_check")
 
 
 def integrity_problem(path: Path) -> str | None:
     """A full `PRAGMA integrity_check` (indexes against tables too), for a store error that says nothing
     clear: None if sound."""
+    return _check(path, "integrity_check")
+
+
+def _check(path: Path, pragma: str) -> str | None:
     try:
         connection = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=rw", uri=True, timeout=30)
     except sqlite3.Error as exc:
         return str(exc)
     try:
-        rows = connection.execute(f"PRAGMA integrity_check({QUICK_CHECK_PROBLEMS})").fetchall()
+        rows = connection.execute(f"PRAGMA {pragma}({QUICK_CHECK_PROBLEMS})").fetchall()
     except sqlite3.Error as exc:
-        return None if is_busy(exc) else str(exc)
+        return None if is_busy(exc) else str(exc)  # a writer holding a lock is no sign of damage
     finally:
         connection.close()
-    problems = [str(row[0]) for row in rows if str(row[0]) != "ok"]
-    return "; ".join(" ".join(problem.split()) for problem in problems) or None
+    problems = [" ".join(str(row[0]).replace("*** in database main ***", "").split())
+                for row in rows if str(row[0]) != "ok"]
+    return "; ".join(problems) or None
 
 
 def damage_report(db_path: Path) -> Path:
