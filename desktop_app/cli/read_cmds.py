@@ -95,6 +95,8 @@ def _with_live_service(
         service = query_service(settings, bootstrap_servers, rebuild_outdated=rebuild_outdated)
         try:
             service.start()
+            if service.health:  # the view was found damaged and is being rebuilt from the log
+                print(f"order-desk: {service.health}", file=sys.stderr)
             if sync_timeout is not None and not service.catch_up(left()):
                 print(f"order-desk: warning: not caught up with the log within {sync_timeout:g}s; "
                       "the view may be behind", file=sys.stderr)

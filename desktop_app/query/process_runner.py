@@ -78,7 +78,8 @@ class ProjectorProcess(BackgroundProjector):
         process = _SPAWN.Process(
             target=child_main,
             args=(child_end, str(self.db_path), portable_client_kwargs(self._client_kwargs), self.topic,
-                  child_options, self.role, logging.getLogger("desktop_app").getEffectiveLevel(), os.getpid()),
+                  child_options, self.role, logging.getLogger("desktop_app").getEffectiveLevel(), os.getpid(),
+                  self._on_damage is not None),
             name=f"order-desk {self.role}", daemon=True,
         )
         process.start()
@@ -171,6 +172,8 @@ class ProjectorProcess(BackgroundProjector):
                         self._changed.notify_all()
             elif kind == "log":
                 _relog(*message[1:])
+            elif kind == "damaged":
+                self._on_damaged(message[1])
             elif kind == "stopped":
                 return
 
@@ -194,6 +197,16 @@ class ProjectorProcess(BackgroundProjector):
                 self._on_change(change)
             except Exception:  # noqa: BLE001 - a listener's bug must not stop the projection
                 log.exception("a view-change listener failed")
+
+    def _on_damaged(self, reason: str) -> None:
+        """The child found its file damaged and stopped projecting (its own log line said so)."""
+        self.damage = reason
+        self.last_error = f"the read model {self.db_path} is damaged: {reason}"
+        if self._on_damage is not None:
+            try:
+                self._on_damage(reason)
+            except Exception:  # noqa: BLE001 - the child has stopped projecting either way
+                log.exception("the damage listener failed")
 
     # -- what other threads may ask -------------------------------------------------------------------------
     def end_offsets(self, timeout: float = 5.0) -> dict[int, int] | None:
@@ -289,7 +302,8 @@ class _PipeLogHandler(logging.Handler):
 
 
 def child_main(conn: Connection, db_path: str, client_kwargs: dict[str, Any], topic: str,
-               options: ProjectorOptions, role: str, log_level: int, parent_pid: int) -> None:
+               options: ProjectorOptions, role: str, log_level: int, parent_pid: int,
+               watch_damage: bool = False) -> None:
     """The child process: a ProjectorThread whose changes and state go up the pipe; commands come down."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the parent's to handle
     send_lock = threading.Lock()
@@ -311,8 +325,11 @@ def child_main(conn: Connection, db_path: str, client_kwargs: dict[str, Any], to
     def on_change(change: ViewChange) -> None:
         send(("batch", change, *state()))
 
+    def on_damage(reason: str) -> None:
+        send(("damaged", reason))
+
     runner = ProjectorThread(Path(db_path), restored_client_kwargs(client_kwargs), topic, on_change=on_change,
-                             options=options, role=role)
+                             options=options, role=role, on_damage=on_damage if watch_damage else None)
     runner.start()
     reported: tuple[Any, ...] | None = None
     try:

@@ -19,12 +19,12 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
 
 from desktop_app import contracts
 from desktop_app.query import copies as copies_module
 from desktop_app.query import order_lines
 from desktop_app.query.bands import Band, price_band
+from desktop_app.query.view_health import STORE_ERRORS
 from desktop_app.query.schema import (
     META_PROJECTION_VERSION,
     PROJECTION_VERSION,
@@ -166,9 +166,11 @@ class Projector:
     def apply(self, records: Sequence[RecordLike]) -> BatchOutcome:
         """Apply a batch in one transaction. Never fails because of a record's content.
 
-        Malformed records are quarantined. Should the batch still fail to write for a reason other than
-        the database being unavailable (OperationalError, which is raised for the caller to retry),
-        the records are applied one at a time and the one that cannot be written is quarantined.
+        Malformed records are quarantined. A store error (SQLAlchemy's DBAPIError or sqlite3.Error: busy,
+        damaged file, disk I/O, a constraint a damaged index breaks) is never a record's fault: it is
+        raised, nothing is committed and the offsets stay, for the caller to retry or heal the file (see
+        view_health). Should the batch fail for any other reason, the records are applied one at a time and
+        the one that cannot be written is quarantined.
         """
         if not records:
             return BatchOutcome(frozenset(), {}, 0, 0, 0)
@@ -177,10 +179,10 @@ class Projector:
             raise ValueError(f"records of {sorted(foreign)} given to the projector of {self.topic!r}")
         try:
             return self._apply_plan(self._plan(records))
-        except OperationalError:
+        except (*STORE_ERRORS, MemoryError):
             raise
-        except Exception:
-            log.exception("batch of %d records failed to apply; applying them one by one", len(records))
+        except Exception as exc:  # noqa: BLE001 - a content problem of some record: find it below
+            log.warning("batch of %d records failed to apply (%r); applying them one by one", len(records), exc)
         return self._apply_one_by_one(records)
 
     def _apply_one_by_one(self, records: Sequence[RecordLike]) -> BatchOutcome:
@@ -188,10 +190,10 @@ class Projector:
         for record in records:
             try:
                 outcomes.append(self._apply_plan(self._plan([record])))
-            except OperationalError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any content-related failure quarantines the record
-                log.exception("record %s/%s could not be projected", record.partition, record.offset)
+            except (*STORE_ERRORS, MemoryError):
+                raise  # the batches applied before this one are committed, with their offsets: nothing lost
+            except Exception as exc:  # noqa: BLE001 - the record's content cannot be written: quarantine it
+                log.warning("record %s/%s could not be projected: %r", record.partition, record.offset, exc)
                 plan = _Plan(next_offsets={record.partition: record.offset + 1})
                 plan.quarantine.append(self._quarantine_row(record, f"could not be projected: {exc!r}"))
                 outcomes.append(self._apply_plan(plan))

@@ -2,7 +2,8 @@
 
 1. Take the log's end offsets (the total to replay) and start a second projector on a new generation file
    (`readmodel-<n>.db`): its own consumer (no group, every partition assigned, from offset 0) and the same
-   Projector code. The live projector keeps serving and updating the current view meanwhile.
+   Projector code. The live projector keeps serving and updating the current view meanwhile. (When the
+   live view was damaged and moved aside there is none: the rebuild heals it and swaps without a pause.)
 2. Once the shadow has reached those offsets, and then the live projector's latest offsets, pause the live
    projector (it finishes its batch) and let the shadow catch up with the offsets the live view stopped at,
    so the new view holds everything the old one showed.
@@ -29,6 +30,7 @@ from desktop_app.query.process_runner import projector_class
 from desktop_app.query.runner import BackgroundProjector, ProjectorOptions
 from desktop_app.query.schema import ensure_schema, open_engine
 from desktop_app.query.view_files import ViewFiles
+from desktop_app.query.view_health import STORE_ERRORS, corruption_of
 from desktop_app.query.views import ReadModel
 
 log = logging.getLogger(__name__)
@@ -115,8 +117,9 @@ class LiveProjection(Protocol):
 
     def stored_offsets(self) -> dict[int, int]: ...
 
-    def pause_projecting(self) -> Path:
-        """Stop the live projector after its current batch; the file of the view it projected into."""
+    def pause_projecting(self) -> Path | None:
+        """Stop the live projector after its current batch; the file of the view it projected into, or None
+        when there is no live view (it was damaged and is being healed by this rebuild)."""
         ...
 
     def resume_projecting(self, view_path: Path) -> None: ...
@@ -338,7 +341,8 @@ class RebuildJob:
         live_path = self.live.pause_projecting()
         resume_on = live_path
         try:
-            live_offsets = _stored_offsets(live_path, self.topic)
+            # no live view (healing a damaged one), or a damaged one: the new view need not catch up with it
+            live_offsets = _live_offsets(live_path, self.topic)
             if not shadow.wait_for_offsets(live_offsets, SWAP_CATCH_UP_S, cancel=self._cancel_requested):
                 return None
             shadow.stop()
@@ -352,10 +356,11 @@ class RebuildJob:
             except Exception:  # noqa: BLE001 - readers follow the pointer by themselves anyway
                 log.exception("telling the readers about the new view failed")
         finally:
-            self.live.resume_projecting(resume_on)
+            if resume_on is not None:
+                self.live.resume_projecting(resume_on)
         log.info("swapped in the rebuilt read model %s (live projector paused %.2fs)",
                  new_path.name, time.monotonic() - paused_at)
-        old_generation = self.files.generation_of(live_path.name)
+        old_generation = self.files.generation_of(live_path.name) if live_path is not None else None
         if old_generation is not None and old_generation != generation:
             kept = self.files.remove_generation(old_generation)
             if kept:
@@ -382,6 +387,18 @@ class RebuildJob:
             completed=False, done=done, total=self._total or 0, cancelled=True,
             seconds=time.monotonic() - self._started, reason=self.reason,
         )
+
+
+def _live_offsets(live_path: Path | None, topic: str) -> dict[int, int]:
+    if live_path is None:
+        return {}
+    try:
+        return _stored_offsets(live_path, topic)
+    except STORE_ERRORS as exc:
+        if corruption_of(exc) is None:
+            raise
+        log.warning("the live view %s is damaged (%s); swapping in the rebuilt one", live_path.name, corruption_of(exc))
+        return {}
 
 
 def _stored_offsets(db_path: Path, topic: str) -> dict[int, int]:

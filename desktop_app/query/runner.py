@@ -3,7 +3,9 @@
 The consumer has no group: it assigns itself every partition of the topic (new ones are picked up from
 metadata refreshes) and seeks to the offsets stored in SQLite, or to the beginning. Each `getmany` batch
 is applied in one transaction; then waiters are woken and `on_change` is called (in this thread).
-Any failure (broker, database) is logged, and the consumer and database are reopened after a back-off.
+Any failure (broker, database) is logged, and the consumer and database are reopened after a back-off;
+but a projector given `on_damage` stops at once when its file is damaged or deleted (view_health) and
+says so, once, for its service to move the file aside and rebuild it from the log.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from desktop_app.kafka_errors import explain_unreachable
 from desktop_app.query.log_end import plain_event_loop, topic_end_offsets
 from desktop_app.query.projector import BatchOutcome, Projector, ViewKey
 from desktop_app.query.schema import ensure_schema, open_engine
+from desktop_app.query.view_health import FileIdentity, ViewDamaged, damage_of, reported_damage
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class ViewChange:
 
 
 ChangeListener = Callable[[ViewChange], None]
+DamageListener = Callable[[str], None]  # called once with why the file is damaged; projecting has stopped
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,7 @@ class BackgroundProjector:
         on_change: ChangeListener | None = None,
         options: ProjectorOptions | None = None,
         role: str = "projector",
+        on_damage: DamageListener | None = None,
     ) -> None:
         self.db_path = Path(db_path)
         self.topic = topic
@@ -82,6 +87,8 @@ class BackgroundProjector:
         self.options = options or ProjectorOptions()
         self._client_kwargs = dict(client_kwargs)
         self._on_change = on_change
+        self._on_damage = on_damage
+        self.damage: str | None = None  # why the file is damaged, once found: projecting then stops
         self._changed = threading.Condition()
         self._offsets: dict[int, int] = {}
         self._highwaters: dict[int, int] = {}
@@ -150,13 +157,14 @@ class BackgroundProjector:
 
 
 def offsets_in_file(db_path: Path, topic: str, busy_timeout_ms: int) -> dict[int, int]:
-    """The next offsets stored in a read-model file; empty for a missing or new file."""
+    """The next offsets stored in a read-model file; empty for a missing, new or unreadable file (the
+    projector then reads them itself, or finds the damage)."""
     if not db_path.exists():
         return {}
     engine = open_engine(db_path, create=False, busy_timeout_ms=busy_timeout_ms)
     try:
         return Projector(engine, topic).stored_offsets()
-    except OperationalError:  # no tables yet: a new file
+    except DBAPIError:  # no tables yet (a new file), or a damaged one
         return {}
     finally:
         engine.dispose()
@@ -172,6 +180,7 @@ class ProjectorThread(BackgroundProjector):
         self._consumer: AIOKafkaConsumer | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
+        self._opened: FileIdentity | None = None  # the watched file as opened (see on_damage)
 
     # -- life cycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -201,17 +210,6 @@ class ProjectorThread(BackgroundProjector):
         with self._changed:
             self._changed.notify_all()
 
-    def _offsets_in_file(self) -> dict[int, int]:
-        if not self.db_path.exists():
-            return {}
-        engine = open_engine(self.db_path, create=False, busy_timeout_ms=self.options.busy_timeout_ms)
-        try:
-            return Projector(engine, self.topic).stored_offsets()
-        except OperationalError:  # no tables yet: a new file
-            return {}
-        finally:
-            engine.dispose()
-
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -240,7 +238,9 @@ class ProjectorThread(BackgroundProjector):
                 await self._project()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - nothing may end the projector but stop()
+            except Exception as exc:  # noqa: BLE001 - nothing may end the projector but stop() or damage
+                if self._stopped_by_damage(exc):
+                    return
                 self.error_count += 1
                 if isinstance(exc, KafkaConnectionError):
                     self.last_error = f"cannot reach the broker: {await explain_unreachable(self._client_kwargs)}"
@@ -253,10 +253,33 @@ class ProjectorThread(BackgroundProjector):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.options.retry_max_s)
 
+    def _stopped_by_damage(self, exc: Exception) -> bool:
+        """If `exc` shows the file damaged (and a service heals it): say so once, stop projecting; True."""
+        if self._on_damage is None:
+            return False
+        reason = exc.reason if isinstance(exc, ViewDamaged) else damage_of(exc, self.db_path, self._opened)
+        if reason is None:
+            return False
+        self.damage = reason
+        self.error_count += 1
+        self.last_error = f"the read model {self.db_path} is damaged: {reason}"
+        log.error("%s of %s stopped: %s", self.role, self.topic, self.last_error)
+        try:
+            self._on_damage(reason)
+        except Exception:  # noqa: BLE001 - the projector has stopped either way
+            log.exception("the damage listener failed")
+        return True
+
     # -- the projection loop --------------------------------------------------------------------------
     async def _project(self) -> None:
         self.batches_since_start = 0
-        engine = open_engine(self.db_path, writer=True, busy_timeout_ms=self.options.busy_timeout_ms)
+        watched = self._on_damage is not None
+        self._opened = FileIdentity.of(self.db_path) if watched else None
+        if watched and self._opened is None:
+            raise ViewDamaged("the file is missing")
+        # a watched file is never created here: a deleted one must be noticed, not silently started afresh
+        engine = open_engine(self.db_path, writer=True, busy_timeout_ms=self.options.busy_timeout_ms,
+                             create=not watched)
         try:
             ensure_schema(engine)
             projector = Projector(engine, self.topic)
@@ -300,6 +323,12 @@ class ProjectorThread(BackgroundProjector):
             batch = await consumer.getmany(timeout_ms=self.options.poll_timeout_ms,
                                            max_records=self.options.max_records)
             self._note_highwaters(consumer, assigned)
+            if self._opened is not None:
+                if FileIdentity.of(self.db_path) != self._opened:
+                    raise ViewDamaged("the file was deleted or replaced")
+                reported = reported_damage(self.db_path)  # by a reader's quick_check (service.py)
+                if reported is not None:
+                    raise ViewDamaged(reported)
             self.last_error = None
             records = [record for partition_records in batch.values() for record in partition_records]
             if records:

@@ -3,7 +3,8 @@
 It projects into the data dir's read model if no other process does (a file lock decides), or else reads
 the view that process keeps live. Either way it answers reads, waits for offsets and reports lag.
 The projecting service also rebuilds the view without downtime (rebuild.py): on request, or by itself at
-start when the view was built by another projection version.
+start when the view was built by another projection version or its file is found damaged or gone
+(healing.py; readers are then told so in one line: `health`, ViewUnavailable).
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
 from desktop_app.query import schema
-from desktop_app.query.bands import Band
 from desktop_app.query.log_end import end_offsets_blocking
 from desktop_app.query.rebuild import (
     ProgressCallback,
@@ -30,7 +30,10 @@ from desktop_app.query.rebuild import (
 )
 from desktop_app.query.process_runner import projector_class
 from desktop_app.query.runner import BackgroundProjector, ChangeListener, ProjectorOptions, ViewChange
-from desktop_app.query.views import DEFAULT_ORDER, ItemRow, Lag, QuarantinedRow, ReadModel, Summary, compute_lag
+from desktop_app.query.healing import ViewHealer
+from desktop_app.query.service_reads import ViewReads
+from desktop_app.query.view_health import STORE_ERRORS, ViewUnavailable
+from desktop_app.query.views import ReadModel
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +41,11 @@ READ_ONLY_POLL_S = 0.02  # how often a read-only service looks at the stored off
 READ_ONLY_WATCH_S = 0.5  # how often a read-only service reports the other projector's progress / tries the lock
 WAIT_SLICE_S = 0.5  # waits on the projector are sliced, so a projector replaced by a rebuild's swap is followed
 REQUESTED = "requested"
+HEAL_RETRY_S = 2.0  # pause before a heal whose rebuild was cancelled or failed starts again
 
 __all__ = [
     "NotProjectingError", "ProgressCallback", "QueryService", "RebuildOutcome", "RebuildPhase", "RebuildProgress",
-    "RebuildStatus", "default_lock_path",
+    "RebuildStatus", "ViewUnavailable", "default_lock_path",
 ]
 
 
@@ -53,7 +57,7 @@ def default_lock_path(db_path: Path) -> Path:
     return Path(db_path).with_name(Path(db_path).name + ".lock")
 
 
-class QueryService:
+class QueryService(ViewReads):
     def __init__(
         self,
         db_path: Path,
@@ -74,15 +78,18 @@ class QueryService:
         self._options = options or ProjectorOptions()
         self._lock = FileLock(str(lock_path or default_lock_path(self.db_path)), thread_local=False)
         self._runner: BackgroundProjector | None = None
+        self._projecting = False  # this service holds the projector lock (its runner may be healing)
         self._listeners: list[ChangeListener] = []
         self._listeners_lock = threading.Lock()
         self._state_lock = threading.RLock()
         self._watcher: threading.Thread | None = None
         self._watch_stop = threading.Event()
+        self._stopped = threading.Event()  # set by stop(): ends a heal's retries
         self._job: RebuildJob | None = None
         self._job_lock = threading.Lock()
         self.read_model = ReadModel(self.db_path)
         self.files = self.read_model.files
+        self._healer = ViewHealer(self.files)
 
     # -- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> bool:
@@ -99,6 +106,7 @@ class QueryService:
                 self._watcher = None
                 return True
             log.info("another process projects into %s; reading its live view", self.db_path)
+            self._healer.check_as_reader()
             if self._watcher is None:
                 self._watch_stop.clear()
                 self._watcher = threading.Thread(
@@ -118,13 +126,53 @@ class QueryService:
             removed = self.files.remove_orphans()
             if removed:
                 log.info("deleted leftovers of an earlier rebuild: %s", ", ".join(path.name for path in removed))
-            self._runner = self._new_runner(self.read_model.refresh())
-            self._runner.start()
+            self._projecting = True
+            self._stopped.clear()
+            path = self.files.current_path()
+            damage = self._healer.damage_at_start(path)
+            if damage is None:
+                self._runner = self._new_runner(path)
+                self._runner.start()
+            else:
+                self._heal(damage, path)
         except BaseException:
+            self._projecting = False
             self._lock.release()
             raise
-        self._rebuild_if_outdated()
+        if self._runner is not None:
+            self._rebuild_if_outdated()
         return True
+
+    # -- healing a damaged view ---------------------------------------------------------------------------
+    def _heal(self, reason: str, path: Path) -> None:
+        """Move the damaged (or vanished) `path` aside, say so once, and rebuild the view from the log."""
+        with self._state_lock:
+            self._healer.set_aside(reason, path)
+            self.read_model.refresh()  # readers drop their connections to the damaged file
+        reason = f"the view was damaged: {reason}"
+        job, _ = self._start_rebuild(reason, wait_for_broker=True)
+        threading.Thread(target=self._keep_healing, args=(reason, job), name="query-heal", daemon=True).start()
+
+    def _keep_healing(self, reason: str, job: RebuildJob) -> None:
+        """Until a view is swapped in, a heal whose rebuild was cancelled (or failed) starts again."""
+        while job.join() and self._runner is None and not self._stopped.wait(HEAL_RETRY_S) and self._runner is None:
+            log.warning("the rebuild of the damaged read model did not finish; starting it again")
+            try:
+                job, _ = self._start_rebuild(reason, wait_for_broker=True)
+            except NotProjectingError:
+                return  # stopped meanwhile
+
+    def _on_damage(self, reason: str) -> None:  # from the projector, which has stopped: heal on another thread
+        threading.Thread(target=self._heal_damaged_runner, args=(reason,), name="query-heal", daemon=True).start()
+
+    def _heal_damaged_runner(self, reason: str) -> None:
+        with self._state_lock:
+            runner = self._runner
+            if runner is None or not self._projecting or runner.damage is None:
+                return  # stopped, or already healing
+            self._runner = None
+            runner.stop()
+            self._heal(reason, runner.db_path)
 
     def _rebuild_if_outdated(self) -> None:
         """Start a shadow rebuild when the view was built by another projection version than this code's."""
@@ -145,7 +193,10 @@ class QueryService:
         self._start_rebuild(reason, wait_for_broker=True)
 
     def _watch_other_projector(self) -> None:
-        seen = self.read_model.stored_offsets(self.topic)
+        try:
+            seen = self.read_model.stored_offsets(self.topic)
+        except (ViewUnavailable, *STORE_ERRORS):
+            seen = {}
         seen_view = self.read_model.view_path
         while not self._watch_stop.wait(READ_ONLY_WATCH_S):
             with self._state_lock:
@@ -157,6 +208,8 @@ class QueryService:
                     return
             try:
                 offsets = self.read_model.stored_offsets(self.topic)
+            except ViewUnavailable:
+                continue  # no view yet, or being rebuilt: the swap brings one
             except Exception as exc:  # noqa: BLE001 - keep watching
                 log.warning("reading the live view's offsets failed: %s", exc)
                 continue
@@ -170,19 +223,23 @@ class QueryService:
     def stop(self) -> None:
         """Stop projecting (a running rebuild is cancelled first: its shadow is deleted) or watching."""
         self._watch_stop.set()
+        self._stopped.set()
         watcher, self._watcher = self._watcher, None
         if watcher is not None and watcher is not threading.current_thread():
             watcher.join()
-        job = self._job
+        with self._job_lock:  # no rebuild starts after this
+            job = self._job
         if job is not None and job.running:
             job.cancel()
             job.join()
         with self._state_lock:
             runner, self._runner = self._runner, None
-            if runner is not None:
-                try:
+            projecting, self._projecting = self._projecting, False
+            try:
+                if runner is not None:
                     runner.stop()
-                finally:
+            finally:
+                if projecting:
                     self._lock.release()
 
     def close(self) -> None:
@@ -198,7 +255,7 @@ class QueryService:
 
     @property
     def is_projecting(self) -> bool:
-        return self._runner is not None
+        return self._projecting
 
     @property
     def projector_error(self) -> str | None:
@@ -206,14 +263,9 @@ class QueryService:
         runner = self._runner
         return runner.last_error if runner is not None else None
 
-    @property
-    def view_path(self) -> Path:
-        """The file of the current generation of the view (see view_files)."""
-        return self.read_model.view_path
-
     def _new_runner(self, view_path: Path) -> BackgroundProjector:
         return projector_class(self._options)(view_path, self._client_kwargs, self.topic, on_change=self._dispatch,
-                                              options=self._options)
+                                              options=self._options, on_damage=self._on_damage)
 
     # -- change notifications --------------------------------------------------------------------------------
     def add_listener(self, listener: ChangeListener) -> None:
@@ -239,7 +291,11 @@ class QueryService:
     # -- offsets: the consistency tokens -----------------------------------------------------------------------
     def stored_offsets(self) -> dict[int, int]:
         runner = self._runner
-        return runner.stored_offsets() if runner is not None else self.read_model.stored_offsets(self.topic)
+        if runner is not None:
+            return runner.stored_offsets()
+        if self._projecting:
+            return {}  # healing: no live view until the rebuilt one is swapped in
+        return self.read_model.stored_offsets(self.topic)
 
     def end_offsets(self, timeout: float = 10.0) -> dict[int, int]:
         """The log's end offsets now: through the running projector, else with a short-lived consumer."""
@@ -270,8 +326,11 @@ class QueryService:
                 slice_s = WAIT_SLICE_S if remaining is None else max(0.0, min(WAIT_SLICE_S, remaining))
                 if runner.wait_for_offsets(targets, slice_s, on_progress=on_progress, cancel=cancel):
                     return True
-            else:  # another process projects, or this one is paused for a swap
-                offsets = self.read_model.stored_offsets(self.topic)
+            else:  # another process projects, or this one is paused for a swap or heals the view
+                try:
+                    offsets = self.read_model.stored_offsets(self.topic)
+                except (ViewUnavailable, *STORE_ERRORS):
+                    offsets = {}  # no view yet, or being rebuilt: wait for it
                 if on_progress is not None:
                     on_progress(offsets)
                 if all(offsets.get(p, 0) >= target for p, target in targets.items()):
@@ -306,7 +365,7 @@ class QueryService:
         passing, cancels: the shadow is deleted and the view stays as it was. If a rebuild already runs
         (say, the automatic one of a new projection version), this follows that one.
         """
-        if self._runner is None:
+        if not self._projecting:
             raise NotProjectingError(
                 f"another process projects into {self.db_path}; rebuild from there (or stop it first)"
             )
@@ -353,6 +412,8 @@ class QueryService:
             job = self._job
             if job is not None and job.running:
                 return job, job.watch(progress, cancel)
+            if self._stopped.is_set():
+                raise NotProjectingError("the query service stopped projecting")
             job = RebuildJob(
                 self, self._client_kwargs, self.topic, reason=reason, options=self._options,
                 wait_for_broker=wait_for_broker,
@@ -363,11 +424,13 @@ class QueryService:
             return job, unwatch
 
     # what a rebuild asks of the live side (rebuild.LiveProjection)
-    def pause_projecting(self) -> Path:
+    def pause_projecting(self) -> Path | None:
         with self._state_lock:
             runner = self._runner
-            if runner is None:
+            if not self._projecting:
                 raise NotProjectingError("the query service stopped projecting")
+            if runner is None:
+                return None  # healing: there is no live view to pause
             runner.stop()
             return runner.db_path
 
@@ -377,56 +440,8 @@ class QueryService:
             self._runner.start()
 
     def view_swapped(self, view_path: Path, offsets: Mapping[int, int]) -> None:
+        self._healer.healed(view_path)
         now_reading = self.read_model.refresh()
         if now_reading != view_path:
             log.error("the read model reads %s after the swap to %s", now_reading, view_path)
         self._dispatch(ViewChange(keys=frozenset(), offsets=dict(offsets), reset=True))
-
-    # -- reads --------------------------------------------------------------------------------------------------
-    def items(
-        self,
-        band: Band | str | None = None,
-        customer: str | None = None,
-        search: str | None = None,
-        order_by: Sequence[str] = DEFAULT_ORDER,
-        descending: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[ItemRow]:
-        return self.read_model.items(band, customer, search, order_by, descending, limit, offset)
-
-    def count_items(
-        self, band: Band | str | None = None, customer: str | None = None, search: str | None = None
-    ) -> int:
-        return self.read_model.count_items(band, customer, search)
-
-    def rows_for_keys(self, keys: Iterable[tuple[str, Band | str]]) -> list[ItemRow]:
-        return self.read_model.rows_for_keys(keys)
-
-    def customers(self) -> list[str]:
-        return self.read_model.customers()
-
-    def quarantined(self, limit: int = 100) -> list[QuarantinedRow]:
-        return self.read_model.quarantined(limit)
-
-    def lag(self, *, fresh: bool = True, timeout: float = 5.0) -> Lag:
-        """End offsets minus stored next offsets. fresh=False uses the projector's latest fetch responses
-        (no broker round trip; for frequent status updates) when it has them for every partition."""
-        runner = self._runner
-        if not fresh and runner is not None:
-            highwaters = runner.known_highwaters()
-            stored = runner.stored_offsets()
-            if highwaters and set(stored) <= set(highwaters):
-                return compute_lag(highwaters, stored)
-        return compute_lag(self.end_offsets(timeout), self.stored_offsets())
-
-    def summary(self, *, fresh: bool = True, timeout: float = 5.0) -> Summary:
-        """Totals per band, events applied, quarantined count, and lag (None if the broker cannot say)."""
-        try:
-            ends: dict[int, int] | None = self.end_offsets(timeout) if fresh else None
-        except Exception as exc:  # noqa: BLE001 - totals are still worth showing without the lag
-            log.warning("lag unknown: %s", exc)
-            ends = None
-        if ends is None and not fresh and self._runner is not None:
-            ends = self._runner.known_highwaters() or None
-        return self.read_model.summary(end_offsets=ends, topic=self.topic)

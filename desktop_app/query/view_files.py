@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime, timezone
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from pathlib import Path
 
 SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")  # a database file and the files SQLite keeps beside it
 POINTER_SUFFIX = ".current"
+HEALING_SUFFIX = ".healing"  # a note that the view is being rebuilt after damage: one line saying why
+DAMAGED_MARK = ".damaged-"
 REPLACE_ATTEMPTS = 20  # Windows refuses to replace a file another process has open for a moment
 REPLACE_RETRY_S = 0.05
 
@@ -95,6 +98,43 @@ class ViewFiles:
         finally:
             temporary.unlink(missing_ok=True)
         _fsync_directory(self.pointer.parent)
+
+    # -- damage ------------------------------------------------------------------------------------------
+    @property
+    def healing_note(self) -> Path:
+        return self.base.with_name(self.base.stem + HEALING_SUFFIX)
+
+    def healing_message(self) -> str | None:
+        """Why the view is being rebuilt after damage (written by the projecting process), or None."""
+        try:
+            return self.healing_note.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def note_healing(self, message: str) -> None:
+        temporary = self.healing_note.with_name(f"{self.healing_note.name}.tmp-{os.getpid()}")
+        temporary.write_text(message + "\n", encoding="utf-8")
+        os.replace(temporary, self.healing_note)
+
+    def healed(self) -> None:
+        self.healing_note.unlink(missing_ok=True)
+
+    def move_aside(self, generation: int, when: datetime | None = None) -> Path | None:
+        """Rename a damaged generation (and its -wal, -shm) to `<name>.damaged-<UTC time>.db`, kept for
+        support and never read again; the new name of the database file, or None if it was gone."""
+        stamp = (when or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+        path = self.generation_path(generation)
+        aside = path.with_name(f"{path.stem}{DAMAGED_MARK}{stamp}{path.suffix}")
+        moved = None
+        for companion in SQLITE_COMPANIONS:
+            source = path.with_name(path.name + companion)
+            try:
+                os.replace(source, aside.with_name(aside.name + companion))
+            except FileNotFoundError:
+                continue
+            if not companion:
+                moved = aside
+        return moved
 
     # -- generations on disk --------------------------------------------------------------------------------
     def generations_on_disk(self) -> set[int]:

@@ -2,7 +2,9 @@
 
 Each call checks a pooled connection out, reads in one transaction (one snapshot) and gives it back.
 Before each read the pointer to the current generation is checked (one stat, see view_files): when a
-rebuild has swapped a new generation in, reads move to it, whichever process swapped it.
+rebuild has swapped a new generation in, reads move to it, whichever process swapped it. Readers never
+create a read model: a missing file, a deleted one (its identity changes) or one being rebuilt after
+damage (view_files' healing note) makes a read raise ViewUnavailable, with one line saying why.
 Nothing here talks to Kafka: lag is computed from end offsets the caller passes in.
 """
 
@@ -27,11 +29,11 @@ from desktop_app.query.schema import (
     OrderedItem,
     PartitionOffset,
     QuarantinedRecord,
-    ensure_schema,
     open_engine,
     stored_projection_version,
 )
 from desktop_app.query.view_files import PointerState, ViewFiles
+from desktop_app.query.view_health import STORE_ERRORS, DamagedView, FileIdentity, ViewUnavailable, corruption_of
 
 T = TypeVar("T")
 FOLLOW_ATTEMPTS = 5  # pointer re-reads when the generation it named is deleted just before it is opened
@@ -150,10 +152,8 @@ class ReadModel:
         self._pinned = engine is not None
         self._engine: Engine | None = engine
         self._view_path: Path | None = self.db_path if engine is not None else None
+        self._identity: FileIdentity | None = None
         self._pointer_seen: PointerState = _UNREAD
-        if engine is None:
-            with self._switch_lock:
-                self._follow_pointer()
 
     def close(self) -> None:
         with self._switch_lock:
@@ -168,8 +168,14 @@ class ReadModel:
 
     @property
     def view_path(self) -> Path:
-        """The file of the generation the latest read used."""
-        self._current_engine()
+        """The file of the current generation (the one the latest read used, or the pointer names)."""
+        if self._pinned:
+            assert self._view_path is not None
+            return self._view_path
+        try:
+            self._current_engine()
+        except (ViewUnavailable, *STORE_ERRORS):  # missing, being rebuilt, or damaged: the pointer's file
+            return self.files.current_path()
         assert self._view_path is not None
         return self._view_path
 
@@ -177,28 +183,46 @@ class ReadModel:
         """Follow the pointer now (reads do so by themselves); the current generation's file."""
         return self.view_path
 
+    def unavailable_reason(self) -> str | None:
+        """Why reads fail now, in one line (being rebuilt after damage, no read model yet); None if they work."""
+        healing = self.files.healing_message()
+        if healing is not None:
+            return healing
+        path = self.files.current_path()
+        if not path.exists():
+            return f"no read model at {path} yet (the desktop app or a synced order-desk command builds it)"
+        return None
+
     def _current_engine(self) -> Engine:
-        if not self._pinned and self.files.pointer_state() != self._pointer_seen:
+        """The engine on the current generation. Never creates a read model: a missing file, or one being
+        rebuilt after damage, raises ViewUnavailable (one line)."""
+        if self._pinned:
+            assert self._engine is not None
+            return self._engine
+        healing = self.files.healing_message()
+        if healing is not None:
+            raise ViewUnavailable(healing)
+        if (self.files.pointer_state() != self._pointer_seen or self._view_path is None
+                or FileIdentity.of(self._view_path) != self._identity):
             with self._switch_lock:
-                if self.files.pointer_state() != self._pointer_seen:
-                    self._follow_pointer()
+                self._follow_pointer()
         assert self._engine is not None
         return self._engine
 
     def _follow_pointer(self) -> None:
-        """Open the generation the pointer names (under _switch_lock). Generation 0 is created if missing."""
+        """Open the generation the pointer names (under _switch_lock), unless it is open already."""
         for _ in range(FOLLOW_ATTEMPTS):
             seen = self.files.pointer_state()
             path = self.files.current_path()
-            if path == self._view_path:
+            identity = FileIdentity.of(path)
+            if path == self._view_path and identity == self._identity and identity is not None:
                 self._pointer_seen = seen
                 return
-            if seen is None and self._view_path is None:  # no rebuild ever: the base file, as always
-                creator = open_engine(path, writer=True)  # BEGIN IMMEDIATE: creation never races a writer
-                try:
-                    ensure_schema(creator)
-                finally:
-                    creator.dispose()
+            if identity is None:
+                if self.files.pointer_state() != seen:
+                    continue  # swapped again meanwhile: follow anew
+                self._drop_engine()
+                raise ViewUnavailable(self.unavailable_reason() or f"no read model at {path}")
             engine = open_engine(path, create=False)
             try:
                 with engine.connect():
@@ -206,29 +230,41 @@ class ReadModel:
             except OperationalError:
                 engine.dispose()
                 if self.files.pointer_state() == seen:
-                    raise  # the pointer still names it: the file is really missing
+                    raise  # the pointer still names it: the file is really unreadable
                 continue  # swapped again meanwhile (and the file we were sent to deleted): follow anew
             old, self._engine, self._view_path, self._pointer_seen = self._engine, engine, path, seen
+            self._identity = identity
             if old is not None:
                 old.dispose()  # reads still running on it finish on their connections
             return
         raise OperationalError("following the read model's pointer", None, RuntimeError("it kept changing"))
 
+    def _drop_engine(self) -> None:
+        old, self._engine, self._view_path, self._identity = self._engine, None, None, None
+        if old is not None:
+            old.dispose()
+
     def _read(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one read transaction on the current generation.
 
         A read that got the engine just before a swap may find its generation deleted: it is run again
-        on the new one.
+        on the new one. A read that finds the file damaged raises DamagedView (one line, no SQL).
         """
-        engine = self._current_engine()
         try:
-            with Session(engine) as session:
+            engine = self._current_engine()
+            try:
+                with Session(engine) as session:
+                    return work(session)
+            except OperationalError:
+                if self._pinned or self._current_engine() is engine:
+                    raise
+            with Session(self._current_engine()) as session:
                 return work(session)
-        except OperationalError:
-            if self._pinned or self._current_engine() is engine:
+        except STORE_ERRORS as exc:
+            reason = corruption_of(exc)
+            if reason is None:
                 raise
-        with Session(self._current_engine()) as session:
-            return work(session)
+            raise DamagedView(self._view_path or self.db_path, reason) from exc
 
     # -- the view -----------------------------------------------------------------------------------
     @staticmethod
@@ -379,5 +415,5 @@ class ReadModel:
 
 
 __all__ = [
-    "BandTotals", "ItemRow", "Lag", "QuarantinedRow", "ReadModel", "Summary", "compute_lag", "pence_to_decimal",
+    "ViewUnavailable", "BandTotals", "ItemRow", "Lag", "QuarantinedRow", "ReadModel", "Summary", "compute_lag", "pence_to_decimal",
 ]

@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from desktop_app.query.bands import Band
+from desktop_app.query.view_health import ViewUnavailable
 from desktop_app.query.views import ItemRow, pence_to_decimal
 
 log = logging.getLogger(__name__)
@@ -164,8 +165,11 @@ class ItemsTableModel(QAbstractTableModel):
         self._rows = []
         self._keys = []
         self._key_of = {}
-        self._total = self.source.count_items(self.band, self.customer, self.search)
-        self._fetch_page()
+        try:
+            self._total = self.source.count_items(self.band, self.customer, self.search)
+            self._fetch_page()
+        except ViewUnavailable:  # being rebuilt after damage (the status bar says so): the swap reloads
+            self._total = 0
         self.resets += 1
         self.endResetModel()
         self.totalChanged.emit(self._total)

@@ -29,6 +29,7 @@ from qasync import asyncSlot
 from desktop_app import __version__
 from desktop_app.command.model import InvalidOrder, PlaceOrder, check
 from desktop_app.query.bands import Band
+from desktop_app.query.view_health import ViewUnavailable
 from desktop_app.ui.bridge import ProjectionBridge
 from desktop_app.ui.desk_actions import QuitGuard, TabExport
 from desktop_app.ui.items_actions import RowActions
@@ -117,6 +118,7 @@ class MainWindow(QMainWindow):
         self.form.orderRequested.connect(self.place_order)
         self.bridge.keysChanged.connect(self._apply_changed_keys)
         self.bridge.viewReset.connect(self.reload_all)
+        self.bridge.viewReset.connect(self._customers_timer.start)  # a rebuilt view may know new customers
         self.bridge.rebuildProgress.connect(self._rebuild_progress)
         self.bridge.rebuildFinished.connect(self._rebuild_finished)
         self.customer_filter.currentIndexChanged.connect(self._apply_filters)
@@ -265,7 +267,10 @@ class MainWindow(QMainWindow):
     _known_customer_set: frozenset[str] = frozenset()
 
     def refresh_customers(self) -> None:
-        customers = tuple(self.query.customers())
+        try:
+            customers = tuple(self.query.customers())
+        except ViewUnavailable:  # being rebuilt after damage: asked again after the swap
+            return
         if customers == self._known_customers:
             return
         self._known_customers = customers
@@ -329,7 +334,7 @@ class MainWindow(QMainWindow):
     def _collect_status(self) -> DeskStatus:
         runtime = self.runtime
         kind = "embedded broker" if runtime.embedded else "external cluster"
-        problem = runtime.broker_error or self.command.last_error or self.query.projector_error
+        problem = self.query.health or runtime.broker_error or self.command.last_error or self.query.projector_error
         connected = runtime.connection is not None and self.command.relay_connected and not self.query.projector_error
         try:
             lag: int | None = self.query.lag(fresh=False, timeout=2.0).total
@@ -345,9 +350,15 @@ class MainWindow(QMainWindow):
             connected=connected,
             lag=lag,
             pending=self.command.pending_count(),
-            quarantined=self.query.read_model.quarantined_count(),
+            quarantined=self._quarantined_count(),
             problem=problem,
         )
+
+    def _quarantined_count(self) -> int:
+        try:
+            return self.query.read_model.quarantined_count()
+        except ViewUnavailable:  # being rebuilt after damage: the status bar says so (problem, rebuilding)
+            return 0
 
     _status_busy = False
     _closed = False

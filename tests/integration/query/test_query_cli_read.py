@@ -8,7 +8,7 @@ import json
 import pytest
 
 from desktop_app.cli import read_cmds
-from desktop_app.query.service import QueryService, default_lock_path
+from desktop_app.query.service import QueryService, ViewUnavailable, default_lock_path
 
 from query_live_helpers import WAIT_S, order, produce, produce_events
 
@@ -82,8 +82,10 @@ def test_summary_json(orders_placed, capsys) -> None:
 
 
 def test_no_sync_reads_the_view_as_it_is(orders_placed, capsys) -> None:
-    _, out, _ = run(orders_placed, capsys, "items", "--json", "--no-sync")
-    assert json.loads(out) == []  # nothing projected yet, and the broker was not asked
+    # nothing projected yet, and the broker was not asked: a reader says so and creates no read model
+    with pytest.raises(ViewUnavailable, match="no read model at .*readmodel.db yet"):
+        run(orders_placed, capsys, "items", "--json", "--no-sync")
+    assert not orders_placed.readmodel_db_path.exists()
 
     run(orders_placed, capsys, "items", "--json")
     _, out, _ = run(orders_placed, capsys, "summary", "--json", "--no-sync")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from desktop_app.query.projector import Projector
 from desktop_app.query.schema import ensure_schema, open_engine
 from desktop_app.query.view_files import ViewFiles, ViewFilesError
+from desktop_app.query.view_health import ViewUnavailable
 from desktop_app.query.views import ReadModel
 
 from query_unit_helpers import TOPIC, RecordFactory, order
@@ -165,7 +166,7 @@ def test_a_pointer_to_a_missing_file_fails_reads_rather_than_showing_an_empty_vi
     model = ReadModel(base)
     ViewFiles(base).point_to(5)
 
-    with pytest.raises(OperationalError):
+    with pytest.raises(ViewUnavailable, match="no read model at .*readmodel-5.db"):
         model.customers()
     assert not (tmp_path / "readmodel-5.db").exists()
     model.close()

@@ -1,0 +1,112 @@
+"""The reads a QueryService answers: the view's rows and totals, and lag, over its current read model.
+
+A read that finds the file damaged starts the projecting service's heal (service.py, healing.py) and raises
+ViewUnavailable with one line; so does a read while the view is being rebuilt after damage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from desktop_app.query.bands import Band
+from desktop_app.query.view_health import DamagedView, ViewUnavailable
+from desktop_app.query.views import DEFAULT_ORDER, ItemRow, Lag, QuarantinedRow, ReadModel, Summary, compute_lag
+
+if TYPE_CHECKING:
+    from desktop_app.query.healing import ViewHealer
+    from desktop_app.query.runner import BackgroundProjector
+
+T = TypeVar("T")
+
+
+class ViewReads:
+    """Mixed into QueryService, which provides the attributes and offsets below."""
+
+    read_model: ReadModel
+    topic: str
+    _runner: BackgroundProjector | None
+    _projecting: bool
+    _healer: ViewHealer
+
+    @property
+    def health(self) -> str | None:
+        """One line while the view is rebuilt after damage (here or elsewhere), for the CLI and status bar."""
+        return self._healer.health
+
+    @property
+    def view_path(self) -> Path:
+        """The file of the current generation of the view (see view_files)."""
+        return self.read_model.view_path
+
+    def _on_damage(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def end_offsets(self, timeout: float = 10.0) -> dict[int, int]:
+        raise NotImplementedError
+
+    def stored_offsets(self) -> dict[int, int]:
+        raise NotImplementedError
+
+    def _reading(self, work: Callable[[], T]) -> T:
+        """A read; one that finds the file damaged starts the heal (when this service projects)."""
+        try:
+            return work()
+        except DamagedView as damaged:
+            runner = self._runner
+            if runner is None or not self._projecting or runner.damage is not None:
+                raise
+            runner.damage = damaged.reason
+            self._on_damage(damaged.reason)
+            raise ViewUnavailable(f"read model {damaged.path} was damaged ({damaged.reason}); "
+                                  "rebuilding from the log") from None
+
+    # -- reads --------------------------------------------------------------------------------------------------
+    def items(
+        self,
+        band: Band | str | None = None,
+        customer: str | None = None,
+        search: str | None = None,
+        order_by: Sequence[str] = DEFAULT_ORDER,
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[ItemRow]:
+        return self._reading(lambda: self.read_model.items(band, customer, search, order_by, descending, limit, offset))
+
+    def count_items(
+        self, band: Band | str | None = None, customer: str | None = None, search: str | None = None
+    ) -> int:
+        return self._reading(lambda: self.read_model.count_items(band, customer, search))
+
+    def rows_for_keys(self, keys: Iterable[tuple[str, Band | str]]) -> list[ItemRow]:
+        return self._reading(lambda: self.read_model.rows_for_keys(keys))
+
+    def customers(self) -> list[str]:
+        return self._reading(self.read_model.customers)
+
+    def quarantined(self, limit: int = 100) -> list[QuarantinedRow]:
+        return self._reading(lambda: self.read_model.quarantined(limit))
+
+    def lag(self, *, fresh: bool = True, timeout: float = 5.0) -> Lag:
+        """End offsets minus stored next offsets. fresh=False uses the projector's latest fetch responses
+        (no broker round trip; for frequent status updates) when it has them for every partition."""
+        runner = self._runner
+        if not fresh and runner is not None:
+            highwaters = runner.known_highwaters()
+            stored = runner.stored_offsets()
+            if highwaters and set(stored) <= set(highwaters):
+                return compute_lag(highwaters, stored)
+        return compute_lag(self.end_offsets(timeout), self.stored_offsets())
+
+    def summary(self, *, fresh: bool = True, timeout: float = 5.0) -> Summary:
+        """Totals per band, events applied, quarantined count, and lag (None if the broker cannot say)."""
+        try:
+            ends: dict[int, int] | None = self.end_offsets(timeout) if fresh else None
+        except Exception as exc:  # noqa: BLE001 - totals are still worth showing without the lag
+            log.warning("lag unknown: %s", exc)
+            ends = None
+        if ends is None and not fresh and self._runner is not None:
+            ends = self._runner.known_highwaters() or None
+        return self._reading(lambda: self.read_model.summary(end_offsets=ends, topic=self.topic))
