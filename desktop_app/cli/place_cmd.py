@@ -190,8 +190,9 @@ async def _after_commit(cmd: PlaceOrder, receipt: Receipt, service: Any, args: a
         return Outcome(published)
     visible = await wait_until_visible(settings, known_bootstrap_servers(settings), published, deadline.remaining())
     if visible is False:
-        return Outcome(published, EXIT_NOT_CONFIRMED, visible=False, problem=f"published, but the read model "
-                       f"did not show it within {args.timeout:g} s; do not place it again")
+        return Outcome(published, EXIT_NOT_CONFIRMED, visible=False, problem=f"the order is accepted "
+                       f"({published.status}) but not confirmed visible: the read model did not show it within "
+                       f"{args.timeout:g} s; do not place it again")
     return Outcome(published, visible=visible)
 
 

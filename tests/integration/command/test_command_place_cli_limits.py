@@ -22,12 +22,14 @@ from pathlib import Path
 import desktop_app
 from desktop_app.bootstrap import embedded_broker
 from desktop_app.command.outbox import Outbox
+from desktop_app.query.service import default_lock_path
 from desktop_app.settings import Settings
 
 from command_topic import WAIT_S, read_topic
 
 ROOT = Path(desktop_app.__file__).resolve().parents[1]
 LIMIT_BOUND_S = 25.0  # for a 5 s limit; the bug took over 60 s
+HOLD_LOCK = "import sys, time; from filelock import FileLock; lock = FileLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(120)"
 
 
 def order_desk(data_dir: Path, *argv: str, servers: str | None = None, topic: str | None = None):
@@ -122,12 +124,20 @@ def test_place_beside_a_running_desk_leaves_the_order_to_it_and_says_so(topic_re
         desk.wait(timeout=WAIT_S)
 
 
-def test_place_wait_prints_the_receipt_and_exits_4_when_the_view_cannot_be_read(topic_ready: Settings):
-    topic_ready.readmodel_db_path.mkdir(parents=True)  # the view's file is a folder: it cannot be opened
-
-    done, _ = order_desk(topic_ready.data_dir, "place", "--customer", "cy", "--item", "Lamp", "--price", "60",
-                         "--command-id", "unreadable-view", "--wait", "--timeout", "20", "--json",
-                         servers=topic_ready.bootstrap_servers, topic=topic_ready.topic)
+def test_place_wait_prints_the_receipt_and_exits_4_when_the_view_does_not_show_it(topic_ready: Settings):
+    # A projecting process that hangs holds the view's lock, so the order is published but never shown.
+    # (A view file that cannot be opened is no longer a way to get here: the desk moves it aside and heals.)
+    topic_ready.data_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = default_lock_path(topic_ready.readmodel_db_path)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        done, _ = order_desk(topic_ready.data_dir, "place", "--customer", "cy", "--item", "Lamp", "--price", "60",
+                             "--command-id", "unreadable-view", "--wait", "--timeout", "5", "--json",
+                             servers=topic_ready.bootstrap_servers, topic=topic_ready.topic)
+    finally:
+        holder.kill()
+        holder.wait()
 
     assert done.returncode == 4, done.stderr
     receipt = json.loads(done.stdout)

@@ -28,6 +28,7 @@ CUSTOMERS = [f"cust-{i:02d}" for i in range(12)]
 
 
 def order_desk(settings: Settings, *argv: str) -> subprocess.CompletedProcess[str]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # read commands refuse a data dir that does not exist
     command = [sys.executable, "-m", "desktop_app", "--data-dir", str(settings.data_dir),
                "--bootstrap-servers", settings.bootstrap_servers, "--topic", settings.topic, *argv]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
