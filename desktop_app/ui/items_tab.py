@@ -16,13 +16,14 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from desktop_app.query.bands import Band
 from desktop_app.query.views import ItemRow, pence_to_decimal
+from desktop_app.ui.row_window import Descending, WindowRefresh, identity, ranges
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
-KEYS_PER_READ = 16  # changed keys re-read per trip to the reader thread: bounds each apply on the GUI thread
-RETRY_MS = 500  # wait before re-reading keys whose read failed
-ROWS_PER_SLOT = 200  # re-read rows applied per turn of the event loop, so input and paints get their turn
+RETRY_MS = 500  # wait before re-reading after a read failed
+CHANGES_PER_SLOT = 200  # changed rows applied per turn of the event loop, so input and paints get their turn
+SCANS_PER_SLOT = 5000  # unchanged rows compared per turn, when many pages are loaded
 FLASH_SECONDS = 1.5
 FLASH_COLOUR = QColor(255, 236, 153)
 
@@ -61,41 +62,11 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-class _Descending:
-    """Wraps a sort key so that bisect works on a descending list."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: tuple[Any, ...]) -> None:
-        self.key = key
-
-    def __lt__(self, other: _Descending) -> bool:
-        return self.key > other.key
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Descending) and self.key == other.key
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-def _matches(row: ItemRow, customer: str | None, search: str | None) -> bool:
-    if customer is not None and row.customer_id != customer:
-        return False
-    if search:
-        needle = search.casefold()
-        return needle in row.item.casefold() or needle in row.customer_id.casefold()
-    return True
-
-
-def _identity(row: ItemRow) -> tuple[str, str, int]:
-    return (row.customer_id, row.item, row.unit_price_pence)
-
-
 class ItemsTableModel(QAbstractTableModel):
     """Rows of one band. Loads pages as the view scrolls; applies changed keys without a reset."""
 
     totalChanged = Signal(int)
-    _rowsRead = Signal(int, object, int, object)  # generation, rows, total (-1: unknown), keys to retry
+    _rowsRead = Signal(int, object, int)  # generation, the loaded window re-read (None: not read), total (-1: failed)
 
     def __init__(self, source: ItemsSource, band: Band, parent: Any = None,
                  reader: ThreadPoolExecutor | None = None) -> None:
@@ -115,7 +86,7 @@ class ItemsTableModel(QAbstractTableModel):
         self._flash_timer = QTimer(self)
         self._flash_timer.setInterval(250)
         self._flash_timer.timeout.connect(self._expire_flashes)
-        self._queued: set[tuple[str, Band]] = set()
+        self._window_stale = False  # rows changed within (or maybe within) the loaded pages: re-read them
         self._count_stale = False  # rows changed beyond the loaded pages: only the total needs reading
         self._generation = 0  # bumped by every reload: reads started before it are dropped
         self._reading = False  # from submitting a re-read until its rows are all applied
@@ -125,7 +96,7 @@ class ItemsTableModel(QAbstractTableModel):
         self._drain_timer = QTimer(self)
         self._drain_timer.setSingleShot(True)
         self._drain_timer.timeout.connect(self._drain)
-        self._read_result: tuple[int, list[ItemRow], int, int, list[tuple[str, Band]]] | None = None
+        self._refresh: WindowRefresh | None = None  # a re-read window being applied, a slice per turn
         self._apply_timer = QTimer(self)
         self._apply_timer.setSingleShot(True)
         self._apply_timer.setInterval(0)
@@ -142,12 +113,12 @@ class ItemsTableModel(QAbstractTableModel):
 
     def _sort_key(self, row: ItemRow) -> Any:
         key = tuple(getattr(row, name) for name in self._order_by())
-        return _Descending(key) if self.descending else key
+        return Descending(key) if self.descending else key
 
     def reload(self) -> None:
         """A full reset: only for a filter or sort change, or a rebuilt read model."""
         self.beginResetModel()
-        self._queued.clear()
+        self._window_stale = False
         self._count_stale = False
         self._generation += 1
         self._rows = []
@@ -179,7 +150,7 @@ class ItemsTableModel(QAbstractTableModel):
         for row in page:
             key = self._sort_key(row)
             self._keys.append(key)
-            self._key_of[_identity(row)] = key
+            self._key_of[identity(row)] = key
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
         return not parent.isValid() and len(self._rows) < self._total
@@ -202,13 +173,14 @@ class ItemsTableModel(QAbstractTableModel):
     # -- incremental updates ---------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        """True while changed keys are still waiting to be applied."""
-        return bool(self._queued) or self._count_stale or self._reading
+        """True while changes are still waiting to be applied."""
+        return self._window_stale or self._count_stale or self._reading
 
     def apply_changed_keys(self, keys: Iterable[tuple[str, Band | str]]) -> None:
-        """Queue changed (customer, band) keys. A reader thread re-reads their rows, so the GUI thread
-        never waits on SQLite while the projector writes; the rows are then applied in place.
-        Rows beyond the loaded pages are not read now (fetchMore brings them); only the total is."""
+        """Note changed (customer, band) keys. However many there are, the tab then re-reads its loaded
+        window (the rows it shows, in its order) once, on a reader thread, and applies the difference in
+        place: the cost of catching up is bounded by the rows shown, not by the keys a burst touched.
+        Changes beyond the loaded pages (sorted by customer) only move the total; fetchMore brings them."""
         band = self.band
         for customer, key_band in keys:
             if key_band != band or (self.customer is not None and customer != self.customer):
@@ -216,28 +188,32 @@ class ItemsTableModel(QAbstractTableModel):
             if self._beyond_loaded_pages(customer):
                 self._count_stale = True
             else:
-                self._queued.add((customer, band))
-        if (self._queued or self._count_stale) and not self._drain_timer.isActive():
+                self._window_stale = True
+                break  # one re-read covers every other key
+        if (self._window_stale or self._count_stale) and not self._drain_timer.isActive():
             self._drain_timer.start(0)
 
     def _drain(self) -> None:
-        if self._reading or not (self._queued or self._count_stale):
+        if self._reading or not (self._window_stale or self._count_stale):
             return
-        chunk = [self._queued.pop() for _ in range(min(KEYS_PER_READ, len(self._queued)))]
-        self._count_stale = False
+        window = self._window_stale
+        self._window_stale = self._count_stale = False
         generation, customer, search = self._generation, self.customer, self.search
+        order_by, descending, limit = self._order_by(), self.descending, max(len(self._rows), PAGE_SIZE)
         self._reading = True
 
         def read() -> None:
+            rows: list[ItemRow] | None = None
             try:
-                rows = self.source.rows_for_keys(chunk) if chunk else []
+                if window:
+                    rows = self.source.items(self.band, customer, search, order_by=order_by,
+                                             descending=descending, limit=limit)
                 total = self.source.count_items(self.band, customer, search)
-                failed: list[tuple[str, Band]] = []
-            except Exception:  # noqa: BLE001 - reported; the keys are queued again and retried
-                log.exception("re-reading changed rows failed; retrying")
-                rows, total, failed = [], -1, list(chunk)
+            except Exception:  # noqa: BLE001 - reported; read again after a pause
+                log.exception("re-reading the %s tab failed; retrying", self.band.value)
+                rows, total = ([] if window else None), -1
             try:
-                self._rowsRead.emit(generation, rows, total, failed)
+                self._rowsRead.emit(generation, rows, total)
             except RuntimeError:  # the model was deleted meanwhile (window closed)
                 pass
 
@@ -245,41 +221,79 @@ class ItemsTableModel(QAbstractTableModel):
 
     def close(self) -> None:
         """Stop the reader thread if it is the model's own (pending reads are dropped)."""
-        self._queued.clear()
-        self._count_stale = False
-        self._read_result = None
+        self._window_stale = self._count_stale = False
+        self._refresh = None
         if self._own_reader:
             self._reader.shutdown(wait=False, cancel_futures=True)
 
-    @Slot(int, object, int, object)
-    def _apply_read(self, generation: int, rows: list[ItemRow], total: int, failed: list[tuple[str, Band]]) -> None:
-        self._read_result = (generation, rows, 0, total, failed)
+    @Slot(int, object, int)
+    def _apply_read(self, generation: int, rows: list[ItemRow] | None, total: int) -> None:
+        if generation != self._generation:  # a reload came in between: the rows are stale
+            self._read_done(failed=False)
+            return
+        if total < 0:
+            self._window_stale = self._window_stale or rows is not None
+            self._count_stale = self._count_stale or rows is None
+            self._read_done(failed=True)
+            return
+        if rows is None:
+            self._set_total(total)
+            self._read_done(failed=False)
+            return
+        self._refresh = WindowRefresh(generation, rows, total)
         self._apply_some()
 
     def _apply_some(self) -> None:
-        """Apply the next ROWS_PER_SLOT rows of the latest re-read; the total and the next read follow the last."""
-        if self._read_result is None:
+        """One slice of the latest window re-read: rows gone from the window first, then changed rows."""
+        refresh = self._refresh
+        if refresh is None:
             return
-        generation, rows, start, total, failed = self._read_result
-        current = generation == self._generation  # else a reload came in between: the rows are stale
-        if current:
-            end = start + ROWS_PER_SLOT
-            self._apply_rows(rows[start:end])  # against the old total: it tells whether the pages were all loaded
-            if end < len(rows):
-                self._read_result = (generation, rows, end, total, failed)
-                self._apply_timer.start()
-                return
-            if total >= 0:
-                self._total = total
-            self.totalChanged.emit(self._total)
-            self._queued.update(failed)
-            self._count_stale = self._count_stale or total < 0
-        self._read_result = None
+        if refresh.generation != self._generation:
+            self._refresh = None
+            self._read_done(failed=False)
+            return
+        if not refresh.removed:
+            self._remove_rows_not_in(refresh.identities)
+            refresh.removed = True
+        now, changes, scanned = time.monotonic(), 0, 0
+        while refresh.next < len(refresh.rows) and changes < CHANGES_PER_SLOT and scanned < SCANS_PER_SLOT:
+            row = refresh.rows[refresh.next]
+            refresh.next += 1
+            scanned += 1
+            if self._place(row):
+                self._flash[identity(row)] = now + FLASH_SECONDS
+                changes += 1
+        if changes:
+            self._flash_timer.start()
+        if refresh.next < len(refresh.rows):
+            self._apply_timer.start()
+            return
+        self._refresh = None
+        self._set_total(refresh.total)
+        self._read_done(failed=False)
+
+    def _read_done(self, *, failed: bool) -> None:
         self._reading = False
-        if total < 0:  # the read failed
+        if failed:
             self._drain_timer.start(RETRY_MS)
-        elif self._queued or self._count_stale:
+        elif self._window_stale or self._count_stale:
             self._drain_timer.start(0)
+
+    def _set_total(self, total: int) -> None:
+        if total != self._total:
+            self._total = total
+        self.totalChanged.emit(self._total)
+
+    def _remove_rows_not_in(self, identities: frozenset[tuple[str, str, int]]) -> None:
+        """Remove loaded rows that left the window (moved beyond it, or out of the view), range by range."""
+        gone = [position for position, row in enumerate(self._rows) if identity(row) not in identities]
+        for first, last in reversed(ranges(gone)):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            for row in self._rows[first:last + 1]:
+                del self._key_of[identity(row)]
+            del self._rows[first:last + 1]
+            del self._keys[first:last + 1]
+            self.endRemoveRows()
 
     def _beyond_loaded_pages(self, customer: str) -> bool:
         """True if every row of this customer sorts after the loaded pages (sorted by customer only):
@@ -289,28 +303,15 @@ class ItemsTableModel(QAbstractTableModel):
         last = self._rows[-1].customer_id
         return customer < last if self.descending else customer > last
 
-    def _apply_rows(self, rows: list[ItemRow]) -> bool:
-        now = time.monotonic()
-        changed = False
-        for row in rows:
-            if not _matches(row, self.customer, self.search):
-                continue
-            if self._upsert(row):
-                self._flash[_identity(row)] = now + FLASH_SECONDS
-                changed = True
-        if changed:
-            self._flash_timer.start()
-        return changed
-
     def _position_of(self, row: ItemRow) -> int | None:
-        key = self._key_of.get(_identity(row))
+        key = self._key_of.get(identity(row))
         if key is None:
             return None
         position = bisect.bisect_left(self._keys, key)
         return position if position < len(self._keys) and self._keys[position] == key else None
 
-    def _upsert(self, row: ItemRow) -> bool:
-        """Insert or update one row in place; False if it was already shown as it is."""
+    def _place(self, row: ItemRow) -> bool:
+        """Put one row of the re-read window in place (update, move or insert); False if already shown so."""
         old = self._position_of(row)
         key = self._sort_key(row)
         if old is not None:
@@ -323,15 +324,13 @@ class ItemsTableModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), old, old)
             del self._rows[old]
             del self._keys[old]
-            del self._key_of[_identity(row)]
+            del self._key_of[identity(row)]
             self.endRemoveRows()
         position = bisect.bisect_left(self._keys, key)
-        if position == len(self._rows) and len(self._rows) < self._total and old is None:
-            return True  # beyond the loaded pages: fetchMore brings it
         self.beginInsertRows(QModelIndex(), position, position)
         self._rows.insert(position, row)
         self._keys.insert(position, key)
-        self._key_of[_identity(row)] = key
+        self._key_of[identity(row)] = key
         self.endInsertRows()
         return True
 
@@ -371,7 +370,7 @@ class ItemsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and name in NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.BackgroundRole:
-            if _identity(row) in self._flash:
+            if identity(row) in self._flash:
                 return FLASH_COLOUR
         if role == Qt.ItemDataRole.ToolTipRole and name == "last_ordered":
             return f"first ordered {format_time(row.first_ordered)}"
