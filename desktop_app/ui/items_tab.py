@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,14 +15,12 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from desktop_app.query.bands import Band
 from desktop_app.query.views import ItemRow, pence_to_decimal
-from desktop_app.ui.row_window import Descending, WindowRefresh, identity, ranges
+from desktop_app.ui.row_window import identity, plan
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
 RETRY_MS = 500  # wait before re-reading after a read failed
-CHANGES_PER_SLOT = 200  # changed rows applied per turn of the event loop, so input and paints get their turn
-SCANS_PER_SLOT = 5000  # unchanged rows compared per turn, when many pages are loaded
 FLASH_SECONDS = 1.5
 FLASH_COLOUR = QColor(255, 236, 153)
 
@@ -79,8 +76,6 @@ class ItemsTableModel(QAbstractTableModel):
         self.sort_column = 0
         self.descending = False
         self._rows: list[ItemRow] = []
-        self._keys: list[Any] = []  # sort keys of _rows, for bisect
-        self._key_of: dict[tuple[str, str, int], Any] = {}  # identity -> sort key of loaded rows
         self._total = 0
         self._flash: dict[tuple[str, str, int], float] = {}
         self._flash_timer = QTimer(self)
@@ -96,11 +91,6 @@ class ItemsTableModel(QAbstractTableModel):
         self._drain_timer = QTimer(self)
         self._drain_timer.setSingleShot(True)
         self._drain_timer.timeout.connect(self._drain)
-        self._refresh: WindowRefresh | None = None  # a re-read window being applied, a slice per turn
-        self._apply_timer = QTimer(self)
-        self._apply_timer.setSingleShot(True)
-        self._apply_timer.setInterval(0)
-        self._apply_timer.timeout.connect(self._apply_some)
         self.resets = 0
 
     # -- loading ---------------------------------------------------------------------------------
@@ -111,9 +101,9 @@ class ItemsTableModel(QAbstractTableModel):
     def _order_by(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([COLUMNS[self.sort_column][0], *PRIMARY_KEY]))
 
-    def _sort_key(self, row: ItemRow) -> Any:
-        key = tuple(getattr(row, name) for name in self._order_by())
-        return Descending(key) if self.descending else key
+    def _sort_key(self, row: ItemRow) -> tuple[Any, ...]:
+        """Compared for equality only: a row whose sort key changed moves."""
+        return tuple(getattr(row, name) for name in self._order_by())
 
     def reload(self) -> None:
         """A full reset: only for a filter or sort change, or a rebuilt read model."""
@@ -122,8 +112,6 @@ class ItemsTableModel(QAbstractTableModel):
         self._count_stale = False
         self._generation += 1
         self._rows = []
-        self._keys = []
-        self._key_of = {}
         self._total = self.source.count_items(self.band, self.customer, self.search)
         self._fetch_page()
         self.resets += 1
@@ -147,10 +135,6 @@ class ItemsTableModel(QAbstractTableModel):
 
     def _remember(self, page: list[ItemRow]) -> None:
         self._rows.extend(page)
-        for row in page:
-            key = self._sort_key(row)
-            self._keys.append(key)
-            self._key_of[identity(row)] = key
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
         return not parent.isValid() and len(self._rows) < self._total
@@ -222,7 +206,6 @@ class ItemsTableModel(QAbstractTableModel):
     def close(self) -> None:
         """Stop the reader thread if it is the model's own (pending reads are dropped)."""
         self._window_stale = self._count_stale = False
-        self._refresh = None
         if self._own_reader:
             self._reader.shutdown(wait=False, cancel_futures=True)
 
@@ -240,37 +223,30 @@ class ItemsTableModel(QAbstractTableModel):
             self._set_total(total)
             self._read_done(failed=False)
             return
-        self._refresh = WindowRefresh(generation, rows, total)
-        self._apply_some()
-
-    def _apply_some(self) -> None:
-        """One slice of the latest window re-read: rows gone from the window first, then changed rows."""
-        refresh = self._refresh
-        if refresh is None:
-            return
-        if refresh.generation != self._generation:
-            self._refresh = None
-            self._read_done(failed=False)
-            return
-        if not refresh.removed:
-            self._remove_rows_not_in(refresh.identities)
-            refresh.removed = True
-        now, changes, scanned = time.monotonic(), 0, 0
-        while refresh.next < len(refresh.rows) and changes < CHANGES_PER_SLOT and scanned < SCANS_PER_SLOT:
-            row = refresh.rows[refresh.next]
-            refresh.next += 1
-            scanned += 1
-            if self._place(row):
-                self._flash[identity(row)] = now + FLASH_SECONDS
-                changes += 1
-        if changes:
-            self._flash_timer.start()
-        if refresh.next < len(refresh.rows):
-            self._apply_timer.start()
-            return
-        self._refresh = None
-        self._set_total(refresh.total)
+        self._apply_window(rows)
+        self._set_total(total)
         self._read_done(failed=False)
+
+    def _apply_window(self, fresh: list[ItemRow]) -> None:
+        """Turn the rows shown into the re-read window in a few range signals: never a reset."""
+        now = time.monotonic()
+        for step in plan(self._rows, fresh, self._sort_key):
+            if step.kind == "remove":
+                self.beginRemoveRows(QModelIndex(), step.first, step.last)
+                del self._rows[step.first:step.last + 1]
+                self.endRemoveRows()
+                continue
+            for row in step.rows:
+                self._flash[identity(row)] = now + FLASH_SECONDS
+            if step.kind == "insert":
+                self.beginInsertRows(QModelIndex(), step.first, step.first + len(step.rows) - 1)
+                self._rows[step.first:step.first] = step.rows
+                self.endInsertRows()
+            else:
+                self._rows[step.first] = step.rows[0]
+                self.dataChanged.emit(self.index(step.first, 0), self.index(step.first, len(COLUMNS) - 1))
+        if self._flash:
+            self._flash_timer.start()
 
     def _read_done(self, *, failed: bool) -> None:
         self._reading = False
@@ -284,17 +260,6 @@ class ItemsTableModel(QAbstractTableModel):
             self._total = total
         self.totalChanged.emit(self._total)
 
-    def _remove_rows_not_in(self, identities: frozenset[tuple[str, str, int]]) -> None:
-        """Remove loaded rows that left the window (moved beyond it, or out of the view), range by range."""
-        gone = [position for position, row in enumerate(self._rows) if identity(row) not in identities]
-        for first, last in reversed(ranges(gone)):
-            self.beginRemoveRows(QModelIndex(), first, last)
-            for row in self._rows[first:last + 1]:
-                del self._key_of[identity(row)]
-            del self._rows[first:last + 1]
-            del self._keys[first:last + 1]
-            self.endRemoveRows()
-
     def _beyond_loaded_pages(self, customer: str) -> bool:
         """True if every row of this customer sorts after the loaded pages (sorted by customer only):
         such rows need no re-read now; fetchMore brings them when the view scrolls there."""
@@ -302,37 +267,6 @@ class ItemsTableModel(QAbstractTableModel):
             return False
         last = self._rows[-1].customer_id
         return customer < last if self.descending else customer > last
-
-    def _position_of(self, row: ItemRow) -> int | None:
-        key = self._key_of.get(identity(row))
-        if key is None:
-            return None
-        position = bisect.bisect_left(self._keys, key)
-        return position if position < len(self._keys) and self._keys[position] == key else None
-
-    def _place(self, row: ItemRow) -> bool:
-        """Put one row of the re-read window in place (update, move or insert); False if already shown so."""
-        old = self._position_of(row)
-        key = self._sort_key(row)
-        if old is not None:
-            if self._rows[old] == row:
-                return False
-            if self._keys[old] == key:
-                self._rows[old] = row
-                self.dataChanged.emit(self.index(old, 0), self.index(old, len(COLUMNS) - 1))
-                return True
-            self.beginRemoveRows(QModelIndex(), old, old)
-            del self._rows[old]
-            del self._keys[old]
-            del self._key_of[identity(row)]
-            self.endRemoveRows()
-        position = bisect.bisect_left(self._keys, key)
-        self.beginInsertRows(QModelIndex(), position, position)
-        self._rows.insert(position, row)
-        self._keys.insert(position, key)
-        self._key_of[identity(row)] = key
-        self.endInsertRows()
-        return True
 
     def _expire_flashes(self) -> None:
         now = time.monotonic()
