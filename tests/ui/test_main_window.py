@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop_app import contracts
 from desktop_app.query.bands import Band
@@ -108,11 +108,12 @@ def test_rebuild_from_the_menu_keeps_the_rows(desk, qtbot):
     qtbot.waitUntil(lambda: desk.query.lag().total == 0, timeout=WAIT_MS)
     before = {band: desk.query.items(band) for band in Band}
     desk.rebuild_action.trigger()
-    box = desk._confirm_box
+    box = desk.rebuilds.confirm_box
     qtbot.waitUntil(box.isVisible, timeout=5000)
     box.button(QMessageBox.StandardButton.Yes).click()
-    qtbot.waitUntil(lambda: desk.rebuild_dialog is not None, timeout=5000)
-    qtbot.waitUntil(lambda: desk.rebuild_dialog is None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: desk.rebuilds.requested, timeout=5000)
+    qtbot.waitUntil(lambda: not desk.rebuilds.requested, timeout=WAIT_MS)
+    assert desk.rebuild_panel.isHidden()  # nothing of it stays at 100 %
     assert {band: desk.query.items(band) for band in Band} == before
     assert sum(model.rowCount() for model in desk.models.values()) == sum(len(rows) for rows in before.values())
     assert desk.rebuild_action.isEnabled()
@@ -168,3 +169,33 @@ def test_window_state_and_filters_are_remembered(topic_ready, qtbot, run_async, 
         second.close()
     finally:
         run_async(runtime.stop())
+
+
+def test_the_window_keeps_working_while_a_rebuild_runs(desk, qtbot):
+    """Issue 11, point 3: no modal progress. During a rebuild a tab can be switched (Ctrl+2) and an order
+    placed; the order is accepted at once and is visible after the swap."""
+    settings = desk.runtime.settings
+    producer = subprocess.run([sys.executable, str(PRODUCE_ORDERS), settings.kafka_client_kwargs()["bootstrap_servers"],
+                               settings.topic, "30000"], timeout=300)
+    assert producer.returncode == 0
+    qtbot.waitUntil(lambda: desk.query.lag().total == 0, timeout=120_000)
+    desk.tabs.setCurrentIndex(0)
+
+    desk.start_rebuild()
+    qtbot.waitUntil(lambda: desk.query.rebuild_status is not None, timeout=10_000)
+    assert QApplication.activeModalWidget() is None
+    assert desk.rebuild_panel.isVisible() and desk.rebuild_panel.cancel_button.isEnabled()
+    qtbot.keyClick(desk, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert desk.tabs.currentIndex() == 1
+    assert desk.form.isEnabled() and desk.form.isVisible()
+    place(desk, "a-during-rebuild", ("Biscuits", "2.50", "3"))  # sorts first in the Cheap tab
+    qtbot.waitUntil(lambda: "a-during-rebuild" in desk.form.receipt.text(), timeout=WAIT_MS)  # accepted
+    assert desk.query.rebuild_status is not None, "the rebuild ended before the order was placed: make it longer"
+
+    qtbot.waitUntil(lambda: not desk.rebuilds.requested, timeout=180_000)
+    assert desk.rebuild_panel.isHidden()
+    assert desk.query.last_rebuild is not None and desk.query.last_rebuild.completed
+    cheap = desk.models[Band.CHEAP]
+    qtbot.waitUntil(lambda: cheap.rowCount() > 0 and cheap.row_at(0).customer_id == "a-during-rebuild",
+                    timeout=WAIT_MS)
+    assert (cheap.row_at(0).item, cheap.row_at(0).quantity) == ("Biscuits", 3)
