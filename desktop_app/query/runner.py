@@ -239,7 +239,7 @@ class ProjectorThread(BackgroundProjector):
 
     async def _supervise(self) -> None:
         delay = self.options.retry_initial_s
-        started = time.monotonic()
+        started, said_waiting = time.monotonic(), False
         while True:
             try:
                 await self._project()
@@ -253,7 +253,9 @@ class ProjectorThread(BackgroundProjector):
                     self.last_error = f"{type(exc).__name__}: {exc}"
                 if (isinstance(exc, KafkaError) and not self._reached_broker
                         and time.monotonic() - started < self.options.broker_start_grace_s):
-                    log.info("%s of %s: waiting for Kafka to start (%s)", self.role, self.topic, self.last_error)
+                    log.log(logging.DEBUG if said_waiting else logging.INFO, "%s of %s: waiting for Kafka to start (%s)",
+                            self.role, self.topic, self.last_error)
+                    said_waiting = True
                     await asyncio.sleep(self.options.retry_initial_s)
                     continue
                 log.warning("%s of %s failed (%s); retrying in %.1fs", self.role, self.topic, self.last_error, delay,

@@ -12,6 +12,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 BAR_WIDTH = 140
+LABEL_MIN_WIDTH = 100
 
 
 class RebuildPanel(QWidget):
@@ -23,7 +24,10 @@ class RebuildPanel(QWidget):
         self.bar = QProgressBar()
         self.bar.setFixedWidth(BAR_WIDTH)
         self.bar.setMaximumHeight(16)
+        self.bar.setTextVisible(False)  # the detail says how far it is
         self.detail = QLabel("")
+        for label in (self.heading, self.detail):  # cut rather than widen the window as the texts grow
+            label.setMinimumWidth(LABEL_MIN_WIDTH)
         self.cancel_button = QToolButton()
         self.cancel_button.setText("Cancel")
         self.cancel_button.setToolTip("Stop the rebuild; the current view stays as it is")
@@ -41,6 +45,7 @@ class RebuildPanel(QWidget):
         self.cancelled = False
         self._started = time.monotonic()
         self.heading.setText("Rebuilding the view" + (f" ({reason})" if reason else ""))
+        self.heading.setToolTip(self.heading.text())
         self.bar.setRange(0, 0)  # busy until the first progress tells the total
         self.detail.setText("starting …")
         self.cancel_button.setEnabled(True)

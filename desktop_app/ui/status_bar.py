@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
 from desktop_app.ui.rebuild_panel import RebuildPanel
 
 REASON_CHARS = 90  # the reason shown in the bar; the tooltip has all of it
+MIN_LABEL_WIDTH = 120  # texts that vary may be cut to this, so they never make the window grow
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class DeskStatusBar(QStatusBar):
         self.pending.setToolTip("Accepted orders waiting to be published to Kafka")
         for widget in (self.rebuild, self.broker, self.lag, self.pending, self.quarantined):
             self.addPermanentWidget(widget)
+        self.broker.setMinimumWidth(MIN_LABEL_WIDTH)  # a long reason is cut, never widens the window
 
     def show_status(self, status: DeskStatus) -> None:
         text, colour = link_text(status)

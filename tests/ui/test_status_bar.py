@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QMainWindow
 
 from desktop_app.bootstrap import DeskRuntime
 from desktop_app.settings import Settings
@@ -95,3 +96,17 @@ def test_starting_our_own_broker_says_starting_not_failed(isolated_data_dir: Pat
                 if r.name.startswith("desktop_app") and r.levelno >= logging.WARNING and "failed" in r.getMessage()]
     assert failures == []
     assert any("waiting for Kafka to start" in r.getMessage() for r in caplog.records)
+
+
+def test_long_texts_in_the_bar_never_widen_the_window(qtbot):
+    window = QMainWindow()
+    bar = DeskStatusBar()
+    window.setStatusBar(bar)
+    qtbot.addWidget(window)
+    window.resize(1000, 300)
+    window.show()
+    bar.show_status(status(connected=False, problem="cannot reach the broker: " + "x" * 80))
+    bar.rebuild.begin("projection version changed from 3 to 4")
+    bar.rebuild.show_progress(123_456_789, 987_654_321)
+    qtbot.wait(100)
+    assert window.width() == 1000
