@@ -253,8 +253,8 @@ class ProjectorThread(BackgroundProjector):
                     self.last_error = f"{type(exc).__name__}: {exc}"
                 if (isinstance(exc, KafkaError) and not self._reached_broker
                         and time.monotonic() - started < self.options.broker_start_grace_s):
-                    log.log(logging.DEBUG if said_waiting else logging.INFO, "%s of %s: waiting for Kafka to start (%s)",
-                            self.role, self.topic, self.last_error)
+                    log.log(logging.DEBUG if said_waiting else logging.INFO,
+                            "%s of %s: waiting for Kafka to start (%s)", self.role, self.topic, self.last_error)
                     said_waiting = True
                     await asyncio.sleep(self.options.retry_initial_s)
                     continue

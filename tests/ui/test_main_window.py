@@ -119,12 +119,23 @@ def test_rebuild_from_the_menu_keeps_the_rows(desk, qtbot):
     assert desk.rebuild_action.isEnabled()
 
 
+def shown_rows(model) -> list:
+    return [model.row_at(position) for position in range(model.rowCount())]
+
+
+def view_window(desk: MainWindow, model) -> list:
+    """The view's first rows in the tab's order, as many as the tab has loaded."""
+    return desk.query.items(model.band, model.customer, model.search, order_by=model._order_by(),
+                            descending=model.descending, limit=max(model.rowCount(), 1))
+
+
 def test_tabs_follow_a_burst_without_a_reset(desk, qtbot):
     """10,000 events from another desk: the tabs end up showing what the view holds, changed row by row
     (never by a reset), while the GUI thread keeps serving a timer. How long it may stall is measured in
     bench/ (gui_stall), not asserted here."""
     burst = 10_000
     applied_before = desk.query.read_model.events_applied()
+    desk.views[Band.AFFORDABLE].sortByColumn(5, Qt.SortOrder.DescendingOrder)  # newest first: every change moves
     beats = [0]
     heartbeat = QTimer()
     heartbeat.setInterval(10)
@@ -137,12 +148,13 @@ def test_tabs_follow_a_burst_without_a_reset(desk, qtbot):
     assert producer.returncode == 0
     qtbot.waitUntil(lambda: desk.query.read_model.events_applied() == applied_before + burst, timeout=60_000)
     # The last batch's keys reach the tabs after its commit (queued signal, 50 ms coalescing, reader thread).
-    qtbot.waitUntil(lambda: all(model.total == desk.query.count_items(band) for band, model in desk.models.items()),
-                    timeout=60_000)
+    qtbot.waitUntil(lambda: all(shown_rows(model) == view_window(desk, model)
+                                and model.total == desk.query.count_items(band)
+                                for band, model in desk.models.items()), timeout=60_000)
     heartbeat.stop()
     assert sum(model.total for model in desk.models.values()) > 1000
     assert beats[0] >= 10  # the timer kept firing through the burst
-    assert all(model.resets == 1 for model in desk.models.values())  # only the initial load
+    assert [model.resets for model in desk.models.values()] == [1, 2, 1]  # the initial loads and the sort
 
 
 def test_window_state_and_filters_are_remembered(topic_ready, qtbot, run_async, isolated_qsettings):

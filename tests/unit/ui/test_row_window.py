@@ -41,7 +41,8 @@ def test_the_steps_give_the_fresh_window(seed: int) -> None:
     changed = dict(every)
     for customer in rng.sample(list(every), rng.randrange(len(every) + 1)):
         old = every[customer]
-        changed[customer] = row(customer, old.orders + 1, rng.choice([old.last_ordered.minute, 100 + rng.randrange(50)]))
+        minutes = rng.choice([old.last_ordered.minute, 100 + rng.randrange(50)])  # same place, or to the top
+        changed[customer] = row(customer, old.orders + 1, minutes)
     fresh = sorted(changed.values(), key=by_recent, reverse=True)[: max(len(shown), 5)]
     assert apply(shown, fresh, by_recent) == fresh
 
