@@ -35,7 +35,7 @@ class RebuildPanel(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 8, 0)
         for widget in (self.heading, self.bar, self.detail, self.cancel_button):
-            layout.addWidget(widget)
+            layout.addWidget(widget, 1 if widget is self.detail else 0)
         self.cancelled = False
         self._started = time.monotonic()
         self.hide()

@@ -66,7 +66,8 @@ class DeskStatusBar(QStatusBar):
         self.quarantined.clicked.connect(self.quarantineRequested)
         self.lag.setToolTip("Events in the log not yet in this desk's view")
         self.pending.setToolTip("Accepted orders waiting to be published to Kafka")
-        for widget in (self.rebuild, self.broker, self.lag, self.pending, self.quarantined):
+        self.addPermanentWidget(self.rebuild, 1)  # the free space on the left goes to a rebuild's progress
+        for widget in (self.broker, self.lag, self.pending, self.quarantined):
             self.addPermanentWidget(widget)
         self.broker.setMinimumWidth(MIN_LABEL_WIDTH)  # a long reason is cut, never widens the window
 
