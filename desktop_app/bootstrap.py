@@ -104,12 +104,14 @@ def command_service(settings: Settings, bootstrap_servers: str, *, stop_flush_s:
 
 
 def query_service(settings: Settings, bootstrap_servers: str, *, rebuild_outdated: bool = True,
-                  isolation: Literal["thread", "process"] = "thread") -> QueryService:
+                  isolation: Literal["thread", "process"] = "thread", broker_starting: bool = False) -> QueryService:
     """`rebuild_outdated`: rebuild a view built by another projection version when this one projects.
-    `isolation`: project in a thread (the CLI: it only waits meanwhile) or a child process (the window)."""
+    `isolation`: project in a thread (the CLI: it only waits meanwhile) or a child process (the window).
+    `broker_starting`: our own broker is being started meanwhile: waiting for it is no failure."""
+    grace = settings.broker_start_timeout_s if broker_starting else 0.0
     return QueryService(
         settings.readmodel_db_path, settings.kafka_client_kwargs(bootstrap_servers), settings.topic,
-        options=ProjectorOptions(isolation=isolation), rebuild_outdated=rebuild_outdated,
+        options=ProjectorOptions(isolation=isolation, broker_start_grace_s=grace), rebuild_outdated=rebuild_outdated,
     )
 
 
@@ -142,7 +144,8 @@ class DeskRuntime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.bootstrap_servers = known_bootstrap_servers(settings)
         self.command = command_service(settings, self.bootstrap_servers)
-        self.query = query_service(settings, self.bootstrap_servers, isolation=settings.projector_isolation)
+        self.query = query_service(settings, self.bootstrap_servers, isolation=settings.projector_isolation,
+                                   broker_starting=settings.embedded)
         self.connection: BrokerConnection | None = None
         self.broker_error: str | None = None
         self._started_broker = False

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaConnectionError
-from sqlalchemy.exc import DBAPIError
+from aiokafka.errors import KafkaConnectionError, KafkaError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from desktop_app.kafka_errors import explain_unreachable
 from desktop_app.query.log_end import plain_event_loop, topic_end_offsets
@@ -60,6 +60,9 @@ class ProjectorOptions:
     busy_timeout_ms: int = 5000  # SQLite: how long a write waits for a lock before it is retried later
     retry_initial_s: float = 0.2
     retry_max_s: float = 5.0
+    # How long after start a broker that cannot be reached yet is expected (our own, still starting): until
+    # the projector first reaches it, such failures are logged at INFO as waiting and retried at retry_initial_s.
+    broker_start_grace_s: float = 0.0
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
     # "process": project in a child process (process_runner.py), so a burst never competes with the
     # caller's threads (the GUI) for the interpreter lock; "thread": in a thread of this process.
@@ -181,6 +184,7 @@ class ProjectorThread(BackgroundProjector):
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._opened: FileIdentity | None = None  # the watched file as opened (see on_damage)
+        self._reached_broker = False  # the consumer has once read the topic's end offsets
 
     # -- life cycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -233,6 +237,7 @@ class ProjectorThread(BackgroundProjector):
 
     async def _supervise(self) -> None:
         delay = self.options.retry_initial_s
+        started, said_waiting = time.monotonic(), False
         while True:
             try:
                 await self._project()
@@ -246,6 +251,13 @@ class ProjectorThread(BackgroundProjector):
                     self.last_error = f"cannot reach the broker: {await explain_unreachable(self._client_kwargs)}"
                 else:
                     self.last_error = f"{type(exc).__name__}: {exc}"
+                if (isinstance(exc, KafkaError) and not self._reached_broker
+                        and time.monotonic() - started < self.options.broker_start_grace_s):
+                    log.log(logging.DEBUG if said_waiting else logging.INFO,
+                            "%s of %s: waiting for Kafka to start (%s)", self.role, self.topic, self.last_error)
+                    said_waiting = True
+                    await asyncio.sleep(self.options.retry_initial_s)
+                    continue
                 log.warning("%s of %s failed (%s); retrying in %.1fs", self.role, self.topic, self.last_error, delay,
                             exc_info=log.isEnabledFor(logging.DEBUG))
                 if self.batches_since_start:
@@ -312,6 +324,7 @@ class ProjectorThread(BackgroundProjector):
         # Also makes the client track the topic, so metadata refreshes reveal partitions added later.
         # A missing topic raises KafkaTimeoutError here: retried like any other failure.
         ends = await topic_end_offsets(consumer, self.topic)
+        self._reached_broker = True
         with self._changed:
             self._highwaters = ends
         assigned: frozenset[int] = frozenset()

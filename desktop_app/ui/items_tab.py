@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,13 +16,12 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 from desktop_app.query.bands import Band
 from desktop_app.query.view_health import ViewUnavailable
 from desktop_app.query.views import ItemRow, pence_to_decimal
+from desktop_app.ui.row_window import identity, plan
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
-KEYS_PER_READ = 16  # changed keys re-read per trip to the reader thread: bounds each apply on the GUI thread
-RETRY_MS = 500  # wait before re-reading keys whose read failed
-ROWS_PER_SLOT = 200  # re-read rows applied per turn of the event loop, so input and paints get their turn
+RETRY_MS = 500  # wait before re-reading after a read failed
 FLASH_SECONDS = 1.5
 FLASH_COLOUR = QColor(255, 236, 153)
 
@@ -72,41 +70,11 @@ def display_text(row: ItemRow, name: str) -> str:
     return f"{value:,}" if isinstance(value, int) else value
 
 
-class _Descending:
-    """Wraps a sort key so that bisect works on a descending list."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: tuple[Any, ...]) -> None:
-        self.key = key
-
-    def __lt__(self, other: _Descending) -> bool:
-        return self.key > other.key
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Descending) and self.key == other.key
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-def _matches(row: ItemRow, customer: str | None, search: str | None) -> bool:
-    if customer is not None and row.customer_id != customer:
-        return False
-    if search:
-        needle = search.casefold()
-        return needle in row.item.casefold() or needle in row.customer_id.casefold()
-    return True
-
-
-def _identity(row: ItemRow) -> tuple[str, str, int]:
-    return (row.customer_id, row.item, row.unit_price_pence)
-
-
 class ItemsTableModel(QAbstractTableModel):
     """Rows of one band. Loads pages as the view scrolls; applies changed keys without a reset."""
 
     totalChanged = Signal(int)
-    _rowsRead = Signal(int, object, int, object)  # generation, rows, total (-1: unknown), keys to retry
+    _rowsRead = Signal(int, object, int)  # generation, the loaded window re-read (None: not read), total (-1: failed)
 
     def __init__(self, source: ItemsSource, band: Band, parent: Any = None,
                  reader: ThreadPoolExecutor | None = None) -> None:
@@ -119,14 +87,12 @@ class ItemsTableModel(QAbstractTableModel):
         self.sort_column = 0
         self.descending = False
         self._rows: list[ItemRow] = []
-        self._keys: list[Any] = []  # sort keys of _rows, for bisect
-        self._key_of: dict[tuple[str, str, int], Any] = {}  # identity -> sort key of loaded rows
         self._total = 0
         self._flash: dict[tuple[str, str, int], float] = {}
         self._flash_timer = QTimer(self)
         self._flash_timer.setInterval(250)
         self._flash_timer.timeout.connect(self._expire_flashes)
-        self._queued: set[tuple[str, Band]] = set()
+        self._window_stale = False  # rows changed within (or maybe within) the loaded pages: re-read them
         self._count_stale = False  # rows changed beyond the loaded pages: only the total needs reading
         self._generation = 0  # bumped by every reload: reads started before it are dropped
         self._reading = False  # from submitting a re-read until its rows are all applied
@@ -136,11 +102,6 @@ class ItemsTableModel(QAbstractTableModel):
         self._drain_timer = QTimer(self)
         self._drain_timer.setSingleShot(True)
         self._drain_timer.timeout.connect(self._drain)
-        self._read_result: tuple[int, list[ItemRow], int, int, list[tuple[str, Band]]] | None = None
-        self._apply_timer = QTimer(self)
-        self._apply_timer.setSingleShot(True)
-        self._apply_timer.setInterval(0)
-        self._apply_timer.timeout.connect(self._apply_some)
         self.resets = 0
         self._closed = False  # after close(), late queued changes are dropped (the reader may be shut down)
 
@@ -152,19 +113,17 @@ class ItemsTableModel(QAbstractTableModel):
     def _order_by(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys([COLUMNS[self.sort_column][0], *PRIMARY_KEY]))
 
-    def _sort_key(self, row: ItemRow) -> Any:
-        key = tuple(getattr(row, name) for name in self._order_by())
-        return _Descending(key) if self.descending else key
+    def _sort_key(self, row: ItemRow) -> tuple[Any, ...]:
+        """Compared for equality only: a row whose sort key changed moves."""
+        return tuple(getattr(row, name) for name in self._order_by())
 
     def reload(self) -> None:
         """A full reset: only for a filter or sort change, or a rebuilt read model."""
         self.beginResetModel()
-        self._queued.clear()
+        self._window_stale = False
         self._count_stale = False
         self._generation += 1
         self._rows = []
-        self._keys = []
-        self._key_of = {}
         try:
             self._total = self.source.count_items(self.band, self.customer, self.search)
             self._fetch_page()
@@ -191,10 +150,6 @@ class ItemsTableModel(QAbstractTableModel):
 
     def _remember(self, page: list[ItemRow]) -> None:
         self._rows.extend(page)
-        for row in page:
-            key = self._sort_key(row)
-            self._keys.append(key)
-            self._key_of[_identity(row)] = key
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
         return not parent.isValid() and len(self._rows) < self._total
@@ -217,13 +172,14 @@ class ItemsTableModel(QAbstractTableModel):
     # -- incremental updates ---------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        """True while changed keys are still waiting to be applied."""
-        return bool(self._queued) or self._count_stale or self._reading
+        """True while changes are still waiting to be applied."""
+        return self._window_stale or self._count_stale or self._reading
 
     def apply_changed_keys(self, keys: Iterable[tuple[str, Band | str]]) -> None:
-        """Queue changed (customer, band) keys. A reader thread re-reads their rows, so the GUI thread
-        never waits on SQLite while the projector writes; the rows are then applied in place.
-        Rows beyond the loaded pages are not read now (fetchMore brings them); only the total is."""
+        """Note changed (customer, band) keys. However many there are, the tab then re-reads its loaded
+        window (the rows it shows, in its order) once, on a reader thread, and applies the difference in
+        place: the cost of catching up is bounded by the rows shown, not by the keys a burst touched.
+        Changes beyond the loaded pages (sorted by customer) only move the total; fetchMore brings them."""
         if self._closed:
             return
         band = self.band
@@ -233,28 +189,32 @@ class ItemsTableModel(QAbstractTableModel):
             if self._beyond_loaded_pages(customer):
                 self._count_stale = True
             else:
-                self._queued.add((customer, band))
-        if (self._queued or self._count_stale) and not self._drain_timer.isActive():
+                self._window_stale = True
+                break  # one re-read covers every other key
+        if (self._window_stale or self._count_stale) and not self._drain_timer.isActive():
             self._drain_timer.start(0)
 
     def _drain(self) -> None:
-        if self._reading or not (self._queued or self._count_stale):
+        if self._reading or not (self._window_stale or self._count_stale):
             return
-        chunk = [self._queued.pop() for _ in range(min(KEYS_PER_READ, len(self._queued)))]
-        self._count_stale = False
+        window = self._window_stale
+        self._window_stale = self._count_stale = False
         generation, customer, search = self._generation, self.customer, self.search
+        order_by, descending, limit = self._order_by(), self.descending, max(len(self._rows), PAGE_SIZE)
         self._reading = True
 
         def read() -> None:
+            rows: list[ItemRow] | None = None
             try:
-                rows = self.source.rows_for_keys(chunk) if chunk else []
+                if window:
+                    rows = self.source.items(self.band, customer, search, order_by=order_by,
+                                             descending=descending, limit=limit)
                 total = self.source.count_items(self.band, customer, search)
-                failed: list[tuple[str, Band]] = []
-            except Exception:  # noqa: BLE001 - reported; the keys are queued again and retried
-                log.exception("re-reading changed rows failed; retrying")
-                rows, total, failed = [], -1, list(chunk)
+            except Exception:  # noqa: BLE001 - reported; read again after a pause
+                log.exception("re-reading the %s tab failed; retrying", self.band.value)
+                rows, total = ([] if window else None), -1
             try:
-                self._rowsRead.emit(generation, rows, total, failed)
+                self._rowsRead.emit(generation, rows, total)
             except RuntimeError:  # the model was deleted meanwhile (window closed)
                 pass
 
@@ -264,44 +224,62 @@ class ItemsTableModel(QAbstractTableModel):
         """Stop the reader thread if it is the model's own (pending reads are dropped)."""
         self._closed = True
         self._drain_timer.stop()
-        self._apply_timer.stop()
-        self._queued.clear()
-        self._count_stale = False
-        self._read_result = None
+        self._window_stale = self._count_stale = False
         if self._own_reader:
             self._reader.shutdown(wait=False, cancel_futures=True)
 
-    @Slot(int, object, int, object)
-    def _apply_read(self, generation: int, rows: list[ItemRow], total: int, failed: list[tuple[str, Band]]) -> None:
+    @Slot(int, object, int)
+    def _apply_read(self, generation: int, rows: list[ItemRow] | None, total: int) -> None:
         if self._closed:
             return
-        self._read_result = (generation, rows, 0, total, failed)
-        self._apply_some()
-
-    def _apply_some(self) -> None:
-        """Apply the next ROWS_PER_SLOT rows of the latest re-read; the total and the next read follow the last."""
-        if self._read_result is None:
+        if generation != self._generation:  # a reload came in between: the rows are stale
+            self._read_done(failed=False)
             return
-        generation, rows, start, total, failed = self._read_result
-        current = generation == self._generation  # else a reload came in between: the rows are stale
-        if current:
-            end = start + ROWS_PER_SLOT
-            self._apply_rows(rows[start:end])  # against the old total: it tells whether the pages were all loaded
-            if end < len(rows):
-                self._read_result = (generation, rows, end, total, failed)
-                self._apply_timer.start()
-                return
-            if total >= 0:
-                self._total = total
-            self.totalChanged.emit(self._total)
-            self._queued.update(failed)
-            self._count_stale = self._count_stale or total < 0
-        self._read_result = None
+        if total < 0:
+            self._window_stale = self._window_stale or rows is not None
+            self._count_stale = self._count_stale or rows is None
+            self._read_done(failed=True)
+            return
+        if rows is None:
+            self._set_total(total)
+            self._read_done(failed=False)
+            return
+        self._apply_window(rows)
+        self._set_total(total)
+        self._read_done(failed=False)
+
+    def _apply_window(self, fresh: list[ItemRow]) -> None:
+        """Turn the rows shown into the re-read window in a few range signals: never a reset."""
+        now = time.monotonic()
+        for step in plan(self._rows, fresh, self._sort_key):
+            if step.kind == "remove":
+                self.beginRemoveRows(QModelIndex(), step.first, step.last)
+                del self._rows[step.first:step.last + 1]
+                self.endRemoveRows()
+                continue
+            for row in step.rows:
+                self._flash[identity(row)] = now + FLASH_SECONDS
+            if step.kind == "insert":
+                self.beginInsertRows(QModelIndex(), step.first, step.first + len(step.rows) - 1)
+                self._rows[step.first:step.first] = step.rows
+                self.endInsertRows()
+            else:
+                self._rows[step.first] = step.rows[0]
+                self.dataChanged.emit(self.index(step.first, 0), self.index(step.first, len(COLUMNS) - 1))
+        if self._flash:
+            self._flash_timer.start()
+
+    def _read_done(self, *, failed: bool) -> None:
         self._reading = False
-        if total < 0:  # the read failed
+        if failed:
             self._drain_timer.start(RETRY_MS)
-        elif self._queued or self._count_stale:
+        elif self._window_stale or self._count_stale:
             self._drain_timer.start(0)
+
+    def _set_total(self, total: int) -> None:
+        if total != self._total:
+            self._total = total
+        self.totalChanged.emit(self._total)
 
     def _beyond_loaded_pages(self, customer: str) -> bool:
         """True if every row of this customer sorts after the loaded pages (sorted by customer only):
@@ -310,52 +288,6 @@ class ItemsTableModel(QAbstractTableModel):
             return False
         last = self._rows[-1].customer_id
         return customer < last if self.descending else customer > last
-
-    def _apply_rows(self, rows: list[ItemRow]) -> bool:
-        now = time.monotonic()
-        changed = False
-        for row in rows:
-            if not _matches(row, self.customer, self.search):
-                continue
-            if self._upsert(row):
-                self._flash[_identity(row)] = now + FLASH_SECONDS
-                changed = True
-        if changed:
-            self._flash_timer.start()
-        return changed
-
-    def _position_of(self, row: ItemRow) -> int | None:
-        key = self._key_of.get(_identity(row))
-        if key is None:
-            return None
-        position = bisect.bisect_left(self._keys, key)
-        return position if position < len(self._keys) and self._keys[position] == key else None
-
-    def _upsert(self, row: ItemRow) -> bool:
-        """Insert or update one row in place; False if it was already shown as it is."""
-        old = self._position_of(row)
-        key = self._sort_key(row)
-        if old is not None:
-            if self._rows[old] == row:
-                return False
-            if self._keys[old] == key:
-                self._rows[old] = row
-                self.dataChanged.emit(self.index(old, 0), self.index(old, len(COLUMNS) - 1))
-                return True
-            self.beginRemoveRows(QModelIndex(), old, old)
-            del self._rows[old]
-            del self._keys[old]
-            del self._key_of[_identity(row)]
-            self.endRemoveRows()
-        position = bisect.bisect_left(self._keys, key)
-        if position == len(self._rows) and len(self._rows) < self._total and old is None:
-            return True  # beyond the loaded pages: fetchMore brings it
-        self.beginInsertRows(QModelIndex(), position, position)
-        self._rows.insert(position, row)
-        self._keys.insert(position, key)
-        self._key_of[_identity(row)] = key
-        self.endInsertRows()
-        return True
 
     def _expire_flashes(self) -> None:
         now = time.monotonic()
@@ -394,7 +326,7 @@ class ItemsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and name in NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.BackgroundRole:
-            if _identity(row) in self._flash:
+            if identity(row) in self._flash:
                 return FLASH_COLOUR
         if role == Qt.ItemDataRole.ToolTipRole and name == "last_ordered":
             return f"first ordered {format_time(row.first_ordered)}"

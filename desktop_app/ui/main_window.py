@@ -6,6 +6,7 @@ import asyncio
 import logging
 import platform
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,7 +36,7 @@ from desktop_app.ui.desk_actions import QuitGuard, TabExport
 from desktop_app.ui.items_actions import RowActions
 from desktop_app.ui.items_tab import ItemsTableModel, ItemsView
 from desktop_app.ui.order_form import OrderForm
-from desktop_app.ui.rebuild_dialog import RebuildDialog
+from desktop_app.ui.rebuild_control import RebuildControl
 from desktop_app.ui.receipt_text import (
     ACCEPTED, SENT, SENT_VIEW_BEHIND, VISIBLE, PlacedOrder, receipt_details, receipt_text,
 )
@@ -103,8 +104,10 @@ class MainWindow(QMainWindow):
         self.tab_export = TabExport(self, lambda message: self.statusBar().showMessage(message, 8000))
         self._build_menus()
 
-        self.rebuild_dialog: RebuildDialog | None = None
-        self._rebuild_cancel = False
+        self.rebuild_panel = self.status.rebuild  # the one place a rebuild's progress shows; never modal
+        self.rebuilds = RebuildControl(self, self.query, self.bridge, self.rebuild_panel, self.rebuild_action,
+                                       on_swapped=self.reload_all)
+        self._ever_connected = False
         self._latest_command_id: str | None = None
         self._receipt_tasks: set[asyncio.Task[None]] = set()
         self._status_timer = QTimer(self)
@@ -119,8 +122,6 @@ class MainWindow(QMainWindow):
         self.bridge.keysChanged.connect(self._apply_changed_keys)
         self.bridge.viewReset.connect(self.reload_all)
         self.bridge.viewReset.connect(self._customers_timer.start)  # a rebuilt view may know new customers
-        self.bridge.rebuildProgress.connect(self._rebuild_progress)
-        self.bridge.rebuildFinished.connect(self._rebuild_finished)
         self.customer_filter.currentIndexChanged.connect(self._apply_filters)
         self.search.textChanged.connect(lambda _text: self._search_timer.start())
         self._search_timer.timeout.connect(self._apply_filters)
@@ -331,28 +332,28 @@ class MainWindow(QMainWindow):
             log.exception("following receipt %s failed", receipt.command_id)
 
     # -- status ----------------------------------------------------------------------------------
-    def _collect_status(self) -> DeskStatus:
+    def _collect_status(self) -> tuple[DeskStatus, Any]:
         runtime = self.runtime
         kind = "embedded broker" if runtime.embedded else "external cluster"
         problem = self.query.health or runtime.broker_error or self.command.last_error or self.query.projector_error
         connected = runtime.connection is not None and self.command.relay_connected and not self.query.projector_error
+        # Until the first connection, a broker that is still starting is no failure (issue 11, point 10).
+        starting = not connected and not self._ever_connected and runtime.broker_error is None
         try:
-            lag: int | None = self.query.lag(fresh=False, timeout=2.0).total
+            lag: int | None = self.query.lag(fresh=False, timeout=2.0).total if connected else None
         except Exception:  # noqa: BLE001 - unknown while the broker is away
             lag = None
-        rebuild = self.query.rebuild_status
-        rebuilding = None
-        if rebuild is not None:
-            rebuilding = f"Rebuilding the view ({rebuild.reason}): {rebuild.progress.fraction:.0%}"
-        return DeskStatus(
-            rebuilding=rebuilding,
+        status = DeskStatus(
             broker=f"{kind} at {runtime.bootstrap_servers}",
             connected=connected,
             lag=lag,
             pending=self.command.pending_count(),
             quarantined=self._quarantined_count(),
             problem=problem,
+            starting=starting,
+            embedded=runtime.embedded,
         )
+        return status, self.query.rebuild_status
 
     def _quarantined_count(self) -> int:
         try:
@@ -369,9 +370,12 @@ class MainWindow(QMainWindow):
             return
         self._status_busy = True
         try:
-            status = await asyncio.get_running_loop().run_in_executor(None, self._collect_status)
+            asked = time.monotonic()
+            status, rebuild = await asyncio.get_running_loop().run_in_executor(None, self._collect_status)
             if not self._closed:
+                self._ever_connected = self._ever_connected or status.connected
                 self.status.show_status(status)
+                self.rebuilds.follow_background(rebuild, asked)
         except Exception:  # noqa: BLE001
             log.exception("status refresh failed")
         finally:
@@ -405,54 +409,7 @@ class MainWindow(QMainWindow):
 
     # -- rebuild ---------------------------------------------------------------------------------
     def confirm_rebuild(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Question, "Rebuild read model",
-                          "Replay the whole event log into a fresh read model?\n\n"
-                          "Orders are not affected. The tabs keep showing the current view "
-                          "and switch to the new one when it is complete.",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
-        box.setDefaultButton(QMessageBox.StandardButton.Yes)
-        box.finished.connect(lambda result: self.start_rebuild() if result == QMessageBox.StandardButton.Yes else None)
-        self._confirm_box = box
-        box.open()
+        self.rebuilds.confirm()
 
     def start_rebuild(self) -> None:
-        if self.rebuild_dialog is not None:
-            return
-        self.rebuild_action.setEnabled(False)
-        self._rebuild_cancel = False
-        dialog = RebuildDialog(self)
-        dialog.cancelRequested.connect(self._cancel_rebuild)
-        self.rebuild_dialog = dialog
-        dialog.show()
-        asyncio.get_event_loop().run_in_executor(None, self._run_rebuild)
-
-    def _cancel_rebuild(self) -> None:
-        self._rebuild_cancel = True
-
-    def _run_rebuild(self) -> None:
-        """Runs in a worker thread; reports through the bridge's queued signals."""
-        try:
-            outcome = self.query.rebuild(
-                progress=lambda done, total: self.bridge.rebuildProgress.emit(done, total),
-                cancel=lambda: self._rebuild_cancel,
-            )
-        except Exception as exc:  # noqa: BLE001
-            log.exception("rebuild failed")
-            self.bridge.rebuildFinished.emit(False, str(exc))
-            return
-        message = (f"Read model rebuilt from {outcome.total:,} events." if outcome.completed
-                   else "Rebuild cancelled; the view is unchanged.")
-        self.bridge.rebuildFinished.emit(outcome.completed, message)
-
-    def _rebuild_progress(self, done: int, total: int) -> None:
-        if self.rebuild_dialog is not None:
-            self.rebuild_dialog.show_progress(done, total)
-
-    def _rebuild_finished(self, completed: bool, message: str) -> None:
-        if self.rebuild_dialog is not None:
-            self.rebuild_dialog.close()
-            self.rebuild_dialog.deleteLater()
-            self.rebuild_dialog = None
-        self.rebuild_action.setEnabled(True)
-        self.reload_all()
-        self.statusBar().showMessage(message, 8000)
+        self.rebuilds.start()

@@ -1,4 +1,5 @@
-"""The status bar: broker link, projection lag, outbox queue, quarantined records (click to list)."""
+"""The status bar: broker link (with the reason when down), projection lag, outbox queue, quarantined records
+(click to list them), and the rebuild panel while a rebuild runs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,11 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
+
+from desktop_app.ui.rebuild_panel import RebuildPanel
+
+REASON_CHARS = 90  # the reason shown in the bar; the tooltip has all of it
+MIN_LABEL_WIDTH = 120  # texts that vary may be cut to this, so they never make the window grow
 
 
 @dataclass(frozen=True)
@@ -18,7 +24,31 @@ class DeskStatus:
     pending: int
     quarantined: int
     problem: str | None = None  # the latest error worth showing, if any
-    rebuilding: str | None = None  # "rebuilding the view (why): 40%" while a rebuild runs
+    starting: bool = False  # our own broker is starting (or the first connection is being made): not a failure
+    embedded: bool = True  # our own broker (it starts), or an external cluster (we connect to it)
+
+
+def one_line(text: str, limit: int = REASON_CHARS) -> str:
+    """The first line of `text`, at most `limit` characters (cut with an ellipsis)."""
+    line = " ".join(text.strip().split("\n", 1)[0].split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def link_text(status: DeskStatus) -> tuple[str, str]:
+    """(what the bar says about Kafka, its colour)."""
+    if status.connected:
+        return f"Kafka: {status.broker}, connected", "#1b5e20"
+    if status.starting:
+        return ("Kafka: starting …" if status.embedded else f"Kafka: connecting to {status.broker} …"), "#8a6d00"
+    reason = f": {one_line(status.problem)}" if status.problem else ""
+    return f"Kafka: {status.broker}, not connected{reason}", "#b00020"
+
+
+def lag_text(status: DeskStatus) -> str:
+    """The lag is only known while connected: the log's end comes from the broker."""
+    if not status.connected or status.lag is None:
+        return "Lag: unknown"
+    return f"Lag: {status.lag:,} events"
 
 
 class DeskStatusBar(QStatusBar):
@@ -26,10 +56,9 @@ class DeskStatusBar(QStatusBar):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.rebuilding = QLabel("")
-        self.rebuilding.hide()
+        self.rebuild = RebuildPanel()
         self.broker = QLabel("Kafka: starting …")
-        self.lag = QLabel("Lag: –")
+        self.lag = QLabel("Lag: unknown")
         self.pending = QLabel("Outbox: –")
         self.quarantined = QPushButton("Quarantined: –")
         self.quarantined.setFlat(True)
@@ -37,16 +66,15 @@ class DeskStatusBar(QStatusBar):
         self.quarantined.clicked.connect(self.quarantineRequested)
         self.lag.setToolTip("Events in the log not yet in this desk's view")
         self.pending.setToolTip("Accepted orders waiting to be published to Kafka")
-        for widget in (self.rebuilding, self.broker, self.lag, self.pending, self.quarantined):
+        self.addPermanentWidget(self.rebuild, 1)  # the free space on the left goes to a rebuild's progress
+        for widget in (self.broker, self.lag, self.pending, self.quarantined):
             self.addPermanentWidget(widget)
+        self.broker.setMinimumWidth(MIN_LABEL_WIDTH)  # a long reason is cut, never widens the window
 
     def show_status(self, status: DeskStatus) -> None:
-        state = "connected" if status.connected else "not connected"
-        colour = "#1b5e20" if status.connected else "#b00020"
-        self.broker.setText(f"<span style='color:{colour}'>●</span> Kafka: {status.broker}, {state}")
+        text, colour = link_text(status)
+        self.broker.setText(f"<span style='color:{colour}'>●</span> {text}")
         self.broker.setToolTip(status.problem or "")
-        self.lag.setText("Lag: –" if status.lag is None else f"Lag: {status.lag:,} events")
+        self.lag.setText(lag_text(status))
         self.pending.setText(f"Outbox: {status.pending:,} waiting")
         self.quarantined.setText(f"Quarantined: {status.quarantined:,}")
-        self.rebuilding.setText(status.rebuilding or "")
-        self.rebuilding.setVisible(bool(status.rebuilding))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from support.order_stream import order_event
 
 from desktop_app import contracts
@@ -36,20 +38,52 @@ class ViewWriter:
 
 
 class FailingOnce:
-    """A read model whose first `rows_for_keys` fails, as a locked or busy database file might."""
+    """A read model whose first re-read of rows after `arm()` fails, as a locked or busy database file might."""
 
     def __init__(self, read_model: ReadModel) -> None:
         self.read_model = read_model
         self.failures = 0
+        self.armed = False
 
     def __getattr__(self, name: str):
         return getattr(self.read_model, name)
 
-    def rows_for_keys(self, keys):
-        if self.failures == 0:
+    def arm(self) -> None:
+        self.armed = True
+
+    def items(self, *args, **kwargs):
+        if self.armed and self.failures == 0:
             self.failures += 1
             raise OSError("database is locked")
+        return self.read_model.items(*args, **kwargs)
+
+
+class CountingReads:
+    """A read model that counts the row reads a tab makes (each is a trip to its reader thread)."""
+
+    def __init__(self, read_model: ReadModel) -> None:
+        self.read_model = read_model
+        self.row_reads = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.read_model, name)
+
+    def items(self, *args, **kwargs):
+        self.row_reads += 1
+        return self.read_model.items(*args, **kwargs)
+
+    def rows_for_keys(self, keys):
+        self.row_reads += 1
         return self.read_model.rows_for_keys(keys)
+
+
+def shown(model: ItemsTableModel) -> list:
+    return [model.row_at(position) for position in range(model.rowCount())]
+
+
+def view_window(read_model: ReadModel, model: ItemsTableModel) -> list:
+    return read_model.items(model.band, model.customer, model.search, order_by=model._order_by(),
+                            descending=model.descending, limit=max(model.rowCount(), PAGE_SIZE))
 
 
 @pytest.fixture
@@ -79,6 +113,7 @@ def test_a_failed_re_read_is_retried_until_the_rows_are_shown(view, qtbot):
     source = FailingOnce(read_model)
     model = ItemsTableModel(source, Band.EXPENSIVE)
     model.reload()
+    source.arm()
     keys = writer.write(order_event("carol", ("Blender", 8999, 1)))
     model.apply_changed_keys(keys)
     qtbot.waitUntil(lambda: not model.busy, timeout=5000)
@@ -121,3 +156,38 @@ def test_changes_arriving_after_close_are_dropped(view, qtbot):
     qtbot.wait(100)  # an error in the drain timer's slot would fail the test here
     assert not model.busy
     assert model.rowCount() == 0
+
+
+def test_a_burst_of_changed_keys_costs_one_re_read_of_the_shown_rows(view, qtbot):
+    """Point 6 of issue 11: the tabs trailed a burst because they re-read its keys 16 at a time. However many
+    keys a batch changed, a tab now re-reads the rows it shows once and applies the difference."""
+    writer, read_model = view
+    writer.write(*(order_event(f"c{n:04d}", ("Mug", 650, 1)) for n in range(300)))
+    source = CountingReads(read_model)
+    model = ItemsTableModel(source, Band.AFFORDABLE)
+    model.sort(5, Qt.SortOrder.DescendingOrder)  # Last ordered, newest first: every key may move a row
+    reads_before = source.row_reads
+    later = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    keys = writer.write(*(order_event(f"c{n:04d}", ("Lamp", 2500, 1), at=later) for n in range(0, 300, 2)))
+    assert len(keys) == 150
+    model.apply_changed_keys(keys)
+    qtbot.waitUntil(lambda: not model.busy, timeout=5000)
+    assert source.row_reads - reads_before == 1
+    assert shown(model) == view_window(read_model, model)
+    assert model.row_at(0).item == "Lamp" and model.total == 450
+    assert model.resets == 1  # the load for the sort, never one for the changes
+    model.close()
+
+
+def test_rows_that_move_out_of_the_loaded_window_leave_it(view, qtbot):
+    writer, read_model = view
+    writer.write(*(order_event(f"c{n:04d}", ("Mug", 650, 1)) for n in range(PAGE_SIZE + 50)))
+    model = ItemsTableModel(read_model, Band.AFFORDABLE)
+    model.sort(4, Qt.SortOrder.AscendingOrder)  # by Orders: a second order moves a row to the end
+    keys = writer.write(*(order_event(f"c{n:04d}", ("Mug", 650, 1), source="again") for n in range(10)))
+    model.apply_changed_keys(keys)
+    qtbot.waitUntil(lambda: not model.busy, timeout=5000)
+    assert shown(model) == view_window(read_model, model)
+    assert all(row.orders == 1 for row in shown(model))
+    assert (model.rowCount(), model.total) == (PAGE_SIZE, PAGE_SIZE + 50)
+    model.close()

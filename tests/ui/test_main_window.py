@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop_app import contracts
 from desktop_app.query.bands import Band
@@ -108,14 +108,25 @@ def test_rebuild_from_the_menu_keeps_the_rows(desk, qtbot):
     qtbot.waitUntil(lambda: desk.query.lag().total == 0, timeout=WAIT_MS)
     before = {band: desk.query.items(band) for band in Band}
     desk.rebuild_action.trigger()
-    box = desk._confirm_box
+    box = desk.rebuilds.confirm_box
     qtbot.waitUntil(box.isVisible, timeout=5000)
     box.button(QMessageBox.StandardButton.Yes).click()
-    qtbot.waitUntil(lambda: desk.rebuild_dialog is not None, timeout=5000)
-    qtbot.waitUntil(lambda: desk.rebuild_dialog is None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: desk.rebuilds.requested, timeout=5000)
+    qtbot.waitUntil(lambda: not desk.rebuilds.requested, timeout=WAIT_MS)
+    assert desk.rebuild_panel.isHidden()  # nothing of it stays at 100 %
     assert {band: desk.query.items(band) for band in Band} == before
     assert sum(model.rowCount() for model in desk.models.values()) == sum(len(rows) for rows in before.values())
     assert desk.rebuild_action.isEnabled()
+
+
+def shown_rows(model) -> list:
+    return [model.row_at(position) for position in range(model.rowCount())]
+
+
+def view_window(desk: MainWindow, model) -> list:
+    """The view's first rows in the tab's order, as many as the tab has loaded."""
+    return desk.query.items(model.band, model.customer, model.search, order_by=model._order_by(),
+                            descending=model.descending, limit=max(model.rowCount(), 1))
 
 
 def test_tabs_follow_a_burst_without_a_reset(desk, qtbot):
@@ -124,6 +135,7 @@ def test_tabs_follow_a_burst_without_a_reset(desk, qtbot):
     bench/ (gui_stall), not asserted here."""
     burst = 10_000
     applied_before = desk.query.read_model.events_applied()
+    desk.views[Band.AFFORDABLE].sortByColumn(5, Qt.SortOrder.DescendingOrder)  # newest first: every change moves
     beats = [0]
     heartbeat = QTimer()
     heartbeat.setInterval(10)
@@ -136,12 +148,13 @@ def test_tabs_follow_a_burst_without_a_reset(desk, qtbot):
     assert producer.returncode == 0
     qtbot.waitUntil(lambda: desk.query.read_model.events_applied() == applied_before + burst, timeout=60_000)
     # The last batch's keys reach the tabs after its commit (queued signal, 50 ms coalescing, reader thread).
-    qtbot.waitUntil(lambda: all(model.total == desk.query.count_items(band) for band, model in desk.models.items()),
-                    timeout=60_000)
+    qtbot.waitUntil(lambda: all(shown_rows(model) == view_window(desk, model)
+                                and model.total == desk.query.count_items(band)
+                                for band, model in desk.models.items()), timeout=60_000)
     heartbeat.stop()
     assert sum(model.total for model in desk.models.values()) > 1000
     assert beats[0] >= 10  # the timer kept firing through the burst
-    assert all(model.resets == 1 for model in desk.models.values())  # only the initial load
+    assert [model.resets for model in desk.models.values()] == [1, 2, 1]  # the initial loads and the sort
 
 
 def test_window_state_and_filters_are_remembered(topic_ready, qtbot, run_async, isolated_qsettings):
@@ -168,3 +181,33 @@ def test_window_state_and_filters_are_remembered(topic_ready, qtbot, run_async, 
         second.close()
     finally:
         run_async(runtime.stop())
+
+
+def test_the_window_keeps_working_while_a_rebuild_runs(desk, qtbot):
+    """Issue 11, point 3: no modal progress. During a rebuild a tab can be switched (Ctrl+2) and an order
+    placed; the order is accepted at once and is visible after the swap."""
+    settings = desk.runtime.settings
+    producer = subprocess.run([sys.executable, str(PRODUCE_ORDERS), settings.kafka_client_kwargs()["bootstrap_servers"],
+                               settings.topic, "30000"], timeout=300)
+    assert producer.returncode == 0
+    qtbot.waitUntil(lambda: desk.query.lag().total == 0, timeout=120_000)
+    desk.tabs.setCurrentIndex(0)
+
+    desk.start_rebuild()
+    qtbot.waitUntil(lambda: desk.query.rebuild_status is not None, timeout=10_000)
+    assert QApplication.activeModalWidget() is None
+    assert desk.rebuild_panel.isVisible() and desk.rebuild_panel.cancel_button.isEnabled()
+    qtbot.keyClick(desk, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert desk.tabs.currentIndex() == 1
+    assert desk.form.isEnabled() and desk.form.isVisible()
+    place(desk, "a-during-rebuild", ("Biscuits", "2.50", "3"))  # sorts first in the Cheap tab
+    qtbot.waitUntil(lambda: "a-during-rebuild" in desk.form.receipt.text(), timeout=WAIT_MS)  # accepted
+    assert desk.query.rebuild_status is not None, "the rebuild ended before the order was placed: make it longer"
+
+    qtbot.waitUntil(lambda: not desk.rebuilds.requested, timeout=180_000)
+    assert desk.rebuild_panel.isHidden()
+    assert desk.query.last_rebuild is not None and desk.query.last_rebuild.completed
+    cheap = desk.models[Band.CHEAP]
+    qtbot.waitUntil(lambda: cheap.rowCount() > 0 and cheap.row_at(0).customer_id == "a-during-rebuild",
+                    timeout=WAIT_MS)
+    assert (cheap.row_at(0).item, cheap.row_at(0).quantity) == ("Biscuits", 3)
