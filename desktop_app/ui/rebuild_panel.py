@@ -57,14 +57,18 @@ class RebuildPanel(QWidget):
         rate = done / elapsed
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(min(done, max(total, 1)) if total else 1)
-        eta = f", about {max(total - done, 0) / rate:.0f} s left" if rate > 0 and done < total else ""
+        counts = f"{done:,} of {total:,} events · {rate:,.0f} events/s"
+        # Time left first: the bar is narrow at the default window size and cuts the end of the text
+        text = f"about {max(total - done, 0) / rate:.0f} s left · {counts}" if rate > 0 and done < total else counts
         if not self.cancelled:
-            self.detail.setText(f"{done:,} of {total:,} events · {rate:,.0f} events/s{eta}")
+            self.detail.setText(text)
+            self.detail.setToolTip(text)
 
     def end(self) -> None:
         """The rebuild ended (swapped, cancelled or failed): nothing of it stays on screen."""
         self.hide()
         self.detail.setText("")
+        self.detail.setToolTip("")
 
     def _cancel(self) -> None:
         self.cancelled = True
