@@ -42,7 +42,9 @@ def link_text(status: DeskStatus) -> tuple[str, str]:
     if status.starting:
         return ("Kafka: starting …" if status.embedded else f"Kafka: connecting to {status.broker} …"), "#8a6d00"
     reason = f": {one_line(status.problem)}" if status.problem else ""
-    return f"Kafka: {status.broker}, not connected{reason}", "#b00020"
+    # Our own broker's address says nothing to a clerk and would push the reason out of the bar
+    where = "" if status.embedded else f" {status.broker},"
+    return f"Kafka:{where} not connected{reason}", "#b00020"
 
 
 def lag_text(status: DeskStatus) -> str:

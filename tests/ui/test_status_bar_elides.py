@@ -12,6 +12,8 @@ from desktop_app.ui.status_bar import DeskStatus, DeskStatusBar
 
 STOPPED = ("the embedded Kafka broker was stopped (order-desk broker stop); orders wait in the outbox until "
            "`order-desk broker start`")
+UNREACHABLE = ("cannot reach the broker: kafka1.example.com:9093 did not answer within 10 s (is the host name "
+               "right, and is the port open from this machine?)")
 
 
 def drawn(widget: QWidget) -> QImage:
@@ -51,16 +53,16 @@ def cut_text(label: QLabel) -> str:
 
 def test_a_reason_that_does_not_fit_ends_in_an_ellipsis(qtbot):
     _, bar = window_with_bar(qtbot)
-    bar.show_status(DeskStatus(broker="embedded broker at 127.0.0.1:51985", connected=False, lag=None, pending=0,
-                               quarantined=0, problem=STOPPED))
+    bar.show_status(DeskStatus(broker="external cluster at kafka1.example.com:9093", connected=False, lag=None,
+                               pending=0, quarantined=0, problem=UNREACHABLE, embedded=False))
     qtbot.wait(100)
     label = bar.broker
-    assert "not connected: the embedded Kafka broker was stopped" in label.text()
+    assert "not connected: cannot reach the broker" in label.text()
     assert label.fontMetrics().horizontalAdvance(label.text()) > label.contentsRect().width()  # it is cut here
     shown = cut_text(label)
-    assert shown.endswith("…") and "not connected: the embedded" in shown
+    assert shown.endswith("…") and "not connected: cannot reach" in shown
     assert looks_like(label, shown)
-    assert label.toolTip() == STOPPED
+    assert label.toolTip() == UNREACHABLE
 
 
 def test_a_text_that_fits_is_drawn_whole(qtbot):
@@ -70,3 +72,14 @@ def test_a_text_that_fits_is_drawn_whole(qtbot):
     qtbot.wait(100)
     assert cut_text(bar.broker) == bar.broker.text() == "Kafka: embedded broker at 127.0.0.1:51985, connected"
     assert looks_like(bar.broker, bar.broker.text())
+
+
+def test_the_reason_stays_readable_beside_a_rebuild(qtbot):
+    _, bar = window_with_bar(qtbot)
+    bar.show_status(DeskStatus(broker="embedded broker at 127.0.0.1:51985", connected=False, lag=None, pending=0,
+                               quarantined=0, problem=STOPPED, embedded=True))
+    bar.rebuild.begin()
+    bar.rebuild.show_progress(24_499, 200_006, elapsed_s=2.0)
+    qtbot.wait(100)
+    # Seen: "Kafka: embedded broker at 127.0.0.1:51985, not connected: the emb" -- the port pushed the reason out
+    assert "not connected: the embedded Kafka broker was stopped" in cut_text(bar.broker)
