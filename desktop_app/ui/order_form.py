@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemDelegate,
@@ -141,7 +141,8 @@ class OrderForm(QGroupBox):
                 cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.lines.setItem(row, column, cell)
         self.lines.blockSignals(False)
-        self.lines.setCurrentCell(row, 0)
+        # ClearAndSelect: Ctrl is still held when Ctrl+L fires, which would add the new cell to the selection
+        self.lines.setCurrentCell(row, 0, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         return row
 
     def remove_selected_line(self) -> None:

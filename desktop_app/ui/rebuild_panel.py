@@ -9,7 +9,9 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QToolButton, QWidget
+
+from desktop_app.ui.eliding_label import ElidingLabel
 
 BAR_WIDTH = 140
 LABEL_MIN_WIDTH = 100
@@ -20,13 +22,13 @@ class RebuildPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.heading = QLabel("Rebuilding the view")
+        self.heading = ElidingLabel("Rebuilding the view")
         self.bar = QProgressBar()
         self.bar.setFixedWidth(BAR_WIDTH)
         self.bar.setMaximumHeight(16)
         self.bar.setTextVisible(False)  # the detail says how far it is
-        self.detail = QLabel("")
-        for label in (self.heading, self.detail):  # cut rather than widen the window as the texts grow
+        self.detail = ElidingLabel("")
+        for label in (self.heading, self.detail):  # cut with "…" rather than widen the window
             label.setMinimumWidth(LABEL_MIN_WIDTH)
         self.cancel_button = QToolButton()
         self.cancel_button.setText("Cancel")
@@ -57,14 +59,18 @@ class RebuildPanel(QWidget):
         rate = done / elapsed
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(min(done, max(total, 1)) if total else 1)
-        eta = f", about {max(total - done, 0) / rate:.0f} s left" if rate > 0 and done < total else ""
+        counts = f"{done:,} of {total:,} events · {rate:,.0f} events/s"
+        # Time left first: the bar is narrow at the default window size and cuts the end of the text
+        text = f"about {max(total - done, 0) / rate:.0f} s left · {counts}" if rate > 0 and done < total else counts
         if not self.cancelled:
-            self.detail.setText(f"{done:,} of {total:,} events · {rate:,.0f} events/s{eta}")
+            self.detail.setText(text)
+            self.detail.setToolTip(text)
 
     def end(self) -> None:
         """The rebuild ended (swapped, cancelled or failed): nothing of it stays on screen."""
         self.hide()
         self.detail.setText("")
+        self.detail.setToolTip("")
 
     def _cancel(self) -> None:
         self.cancelled = True

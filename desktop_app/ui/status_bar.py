@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QStatusBar, QWidget
 
+from desktop_app.ui.eliding_label import ElidingLabel
 from desktop_app.ui.rebuild_panel import RebuildPanel
 
 REASON_CHARS = 90  # the reason shown in the bar; the tooltip has all of it
@@ -41,7 +42,9 @@ def link_text(status: DeskStatus) -> tuple[str, str]:
     if status.starting:
         return ("Kafka: starting …" if status.embedded else f"Kafka: connecting to {status.broker} …"), "#8a6d00"
     reason = f": {one_line(status.problem)}" if status.problem else ""
-    return f"Kafka: {status.broker}, not connected{reason}", "#b00020"
+    # Our own broker's address says nothing to a clerk and would push the reason out of the bar
+    where = "" if status.embedded else f" {status.broker},"
+    return f"Kafka:{where} not connected{reason}", "#b00020"
 
 
 def lag_text(status: DeskStatus) -> str:
@@ -57,7 +60,8 @@ class DeskStatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.rebuild = RebuildPanel()
-        self.broker = QLabel("Kafka: starting …")
+        self.link_dot = QLabel("●")
+        self.broker = ElidingLabel("Kafka: starting …")  # a long reason ends in "…"; the tooltip has all of it
         self.lag = QLabel("Lag: unknown")
         self.pending = QLabel("Outbox: –")
         self.quarantined = QPushButton("Quarantined: –")
@@ -67,13 +71,15 @@ class DeskStatusBar(QStatusBar):
         self.lag.setToolTip("Events in the log not yet in this desk's view")
         self.pending.setToolTip("Accepted orders waiting to be published to Kafka")
         self.addPermanentWidget(self.rebuild, 1)  # the free space on the left goes to a rebuild's progress
-        for widget in (self.broker, self.lag, self.pending, self.quarantined):
+        for widget in (self.link_dot, self.broker, self.lag, self.pending, self.quarantined):
             self.addPermanentWidget(widget)
         self.broker.setMinimumWidth(MIN_LABEL_WIDTH)  # a long reason is cut, never widens the window
+        self.broker.setContentsMargins(0, 0, 6, 0)  # the "…" of a cut reason does not touch the lag
 
     def show_status(self, status: DeskStatus) -> None:
         text, colour = link_text(status)
-        self.broker.setText(f"<span style='color:{colour}'>●</span> {text}")
+        self.link_dot.setStyleSheet(f"color: {colour}")
+        self.broker.setText(text)
         self.broker.setToolTip(status.problem or "")
         self.lag.setText(lag_text(status))
         self.pending.setText(f"Outbox: {status.pending:,} waiting")
