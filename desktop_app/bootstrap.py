@@ -184,6 +184,7 @@ class DeskRuntime:
             broker = embedded_broker(self.settings, fetch_jars=False) if self.embedded else None
             if broker is not None and not broker.is_running():
                 if broker.stop_requested:  # `order-desk broker stop`: keep it stopped until started again
+                    self._started_broker = False  # the broker started next is not this desk's to stop on quit
                     self.broker_error = ("the embedded Kafka broker was stopped (order-desk broker stop); "
                                          "orders wait in the outbox until `order-desk broker start`")
                     self.connection = None
