@@ -270,3 +270,26 @@ def test_a_cli_reader_that_finds_a_damaged_index_waits_for_the_heal_and_shows_a_
     wanted = sorted((row.customer_id, row.item, row.quantity) for row in fresh if row.band.value == "cheap")
     assert sorted((row["customer_id"], row["item"], row["quantity"]) for row in json.loads(cheap.stdout)) == wanted
     assert projecting.view_path != damaged_file
+
+
+
+def test_a_reader_waiting_for_an_offset_beside_a_projecting_process_waits_for_the_heal(
+    topic_ready: Settings, start_service
+) -> None:
+    # place --wait (a reader beside the window) found the file damaged, reported it, and still said
+    # "visible" from the damaged file's offsets, before the projecting process had rebuilt a readable view
+    produce_events(topic_ready, some_orders(3000))
+    projecting = start_service()
+    assert projecting.catch_up(WAIT_S)
+    last = {partition: offset - 1 for partition, offset in projecting.stored_offsets().items() if offset}
+    damaged_file = projecting.view_path
+    checkpoint(damaged_file)
+    overwrite_root_page(damaged_file, "quarantined_records")  # projecting new records does not touch it
+
+    reader = start_service()
+    assert not reader.is_projecting and reader.health is not None
+    partition, offset = max(last.items())
+
+    assert reader.wait_until_visible(partition, offset, WAIT_S * 2)
+    assert projecting.view_path != damaged_file  # healed before "visible", not after
+    assert reader.health is None
