@@ -27,6 +27,7 @@ DEFAULT_SYNC_TIMEOUT_S = 30.0
 PROGRESS_EVERY_S = 0.5  # progress lines when stderr is not a terminal
 PROGRESS_BAR_EVERY_S = 0.1  # redraws of the bar on a terminal
 PROGRESS_BAR_WIDTH = 30
+HEAL_POLL_S = 0.2  # how often a reader looks whether the damaged view has been rebuilt
 
 
 def register(subparsers: Any) -> None:
@@ -97,6 +98,8 @@ def _with_live_service(
             service.start()
             if service.health:  # the view was found damaged and is being rebuilt from the log
                 print(f"order-desk: {service.health}", file=sys.stderr)
+                if sync_timeout is not None:
+                    _wait_while_healing(service, left())
             if sync_timeout is not None and not service.catch_up(left()):
                 print(f"order-desk: warning: not caught up with the log within {sync_timeout:g}s; "
                       "the view may be behind", file=sys.stderr)
@@ -105,6 +108,14 @@ def _with_live_service(
             service.close()
 
     return asyncio.run(run())
+
+
+def _wait_while_healing(service: QueryService, seconds: float) -> None:
+    """A reader that found the view damaged waits for the process that projects it to rebuild it (its
+    stored offsets still look caught up, and reading on would fail or miss rows)."""
+    deadline = time.monotonic() + seconds
+    while service.health is not None and time.monotonic() < deadline:
+        time.sleep(HEAL_POLL_S)
 
 
 async def _connect_within(settings: Settings, timeout: float | None) -> str:

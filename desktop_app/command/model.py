@@ -31,6 +31,8 @@ _DIRECTION_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202
 # What draws nothing by itself: spaces, format characters (zero-width space, BOM, joiners) and combining
 # marks. A label needs at least one character outside these, or a clerk can neither see nor retype it.
 _UNSEEN_CATEGORIES = frozenset({"Zs", "Cf", "Mn", "Mc", "Me"})
+# Letters and symbols that draw blank all the same: the Hangul fillers and the blank Braille pattern.
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 _PLAIN_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 _GROUPED_AMOUNT = re.compile(r"[0-9]{1,3}(?:[,_' \u00a0\u202f][0-9]{3})+(?:\.[0-9]+)?", re.ASCII)
 _WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
@@ -230,7 +232,7 @@ def _refuse_unseen_or_controls(text: str) -> None:
         raise ValueError("must not contain control characters")
     if not _DIRECTION_CONTROLS.isdisjoint(text):
         raise ValueError("must not contain direction-control characters")
-    if _UNSEEN_CATEGORIES.issuperset(categories):
+    if all(category in _UNSEEN_CATEGORIES or ch in _BLANK_CHARACTERS for ch, category in zip(text, categories)):
         raise ValueError("must contain a visible character")
 
 

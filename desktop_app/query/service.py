@@ -327,8 +327,8 @@ class QueryService(ViewReads):
                 if runner.wait_for_offsets(targets, slice_s, on_progress=on_progress, cancel=cancel):
                     return True
             else:  # another process projects, or this one is paused for a swap or heals the view
-                try:
-                    offsets = self.read_model.stored_offsets(self.topic)
+                try:  # a file found damaged still holds offsets, but not rows a reader can trust
+                    offsets = {} if self.health else self.read_model.stored_offsets(self.topic)
                 except (ViewUnavailable, *STORE_ERRORS):
                     offsets = {}  # no view yet, or being rebuilt: wait for it
                 if on_progress is not None:

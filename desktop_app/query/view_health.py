@@ -71,27 +71,33 @@ def corruption_of(exc: BaseException) -> str | None:
 
 
 def quick_check(path: Path) -> str | None:
-    """None if `PRAGMA quick_check` finds the file sound; else what is wrong, in one line."""
-    return _check(path, "quick_check")
+    """None if `PRAGMA quick_check` finds the file sound; else what is wrong, in one line. A store error that
+    is not corruption (a full disk, a read-only data dir) is raised: the view cannot be used, but is not
+    damaged, and the caller says why in one line."""
+    return _check(path, "quick_check", raise_store_errors=True)
 
 
 def integrity_problem(path: Path) -> str | None:
     """A full `PRAGMA integrity_check` (indexes against tables too), for a store error that says nothing
-    clear: None if sound."""
-    return _check(path, "integrity_check")
+    clear: None if sound, or if the check itself fails for a reason other than corruption."""
+    return _check(path, "integrity_check", raise_store_errors=False)
 
 
-def _check(path: Path, pragma: str) -> str | None:
+def _check(path: Path, pragma: str, *, raise_store_errors: bool) -> str | None:
+    # Only SQLite's corruption errors are damage: a full disk (SQLITE_IOERR_SHMSIZE, SQLITE_FULL), a
+    # read-only data dir or a writer holding a lock say nothing about the file; moving it aside for them
+    # threw a sound view away and began a heal that could not finish.
     try:
         connection = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=rw", uri=True, timeout=30)
+        try:
+            rows = connection.execute(f"PRAGMA {pragma}({QUICK_CHECK_PROBLEMS})").fetchall()
+        finally:
+            connection.close()
     except sqlite3.Error as exc:
-        return str(exc)
-    try:
-        rows = connection.execute(f"PRAGMA {pragma}({QUICK_CHECK_PROBLEMS})").fetchall()
-    except sqlite3.Error as exc:
-        return None if is_busy(exc) else str(exc)  # a writer holding a lock is no sign of damage
-    finally:
-        connection.close()
+        corrupt = corruption_of(exc)
+        if corrupt is None and raise_store_errors and not is_busy(exc):
+            raise
+        return corrupt
     problems = [" ".join(str(row[0]).replace("*** in database main ***", "").split())
                 for row in rows if str(row[0]) != "ok"]
     return "; ".join(problems) or None

@@ -247,3 +247,49 @@ def test_place_wait_on_a_damaged_index_is_visible_only_once_the_view_really_show
                     key=lambda row: (row["customer_id"], row["item"], row["unit_price"]))
     assert sorted(json.loads(cheap.stdout), key=lambda row: (row["customer_id"], row["item"],
                                                              row["unit_price"])) == wanted
+
+
+def test_a_cli_reader_that_finds_a_damaged_index_waits_for_the_heal_and_shows_a_fresh_replay(
+    topic_ready: Settings, start_service, tmp_path: Path
+) -> None:
+    # the window projects; `items` finds the index damaged: it said so, then failed with a second line
+    # (exit 1), or read the damaged file, instead of waiting for the projecting process's heal
+    produce_events(topic_ready, some_orders(600))
+    projecting = start_service()
+    assert projecting.catch_up(WAIT_S)
+    damaged_file = projecting.view_path
+    checkpoint(damaged_file)
+    overwrite_root_page(damaged_file, "ix_ordered_items_band_customer_item")
+
+    cheap = order_desk(topic_ready, "items", "--band", "cheap", "--json")
+
+    assert cheap.returncode == 0, cheap.stderr
+    lines = cheap.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is damaged" in lines[0] and "rebuilds it from the log" in lines[0], cheap.stderr
+    fresh = replay_fresh(topic_ready.kafka_client_kwargs(), topic_ready.topic, tmp_path / "fresh")
+    wanted = sorted((row.customer_id, row.item, row.quantity) for row in fresh if row.band.value == "cheap")
+    assert sorted((row["customer_id"], row["item"], row["quantity"]) for row in json.loads(cheap.stdout)) == wanted
+    assert projecting.view_path != damaged_file
+
+
+
+def test_a_reader_waiting_for_an_offset_beside_a_projecting_process_waits_for_the_heal(
+    topic_ready: Settings, start_service
+) -> None:
+    # place --wait (a reader beside the window) found the file damaged, reported it, and still said
+    # "visible" from the damaged file's offsets, before the projecting process had rebuilt a readable view
+    produce_events(topic_ready, some_orders(3000))
+    projecting = start_service()
+    assert projecting.catch_up(WAIT_S)
+    last = {partition: offset - 1 for partition, offset in projecting.stored_offsets().items() if offset}
+    damaged_file = projecting.view_path
+    checkpoint(damaged_file)
+    overwrite_root_page(damaged_file, "quarantined_records")  # projecting new records does not touch it
+
+    reader = start_service()
+    assert not reader.is_projecting and reader.health is not None
+    partition, offset = max(last.items())
+
+    assert reader.wait_until_visible(partition, offset, WAIT_S * 2)
+    assert projecting.view_path != damaged_file  # healed before "visible", not after
+    assert reader.health is None

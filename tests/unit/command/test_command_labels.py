@@ -55,9 +55,11 @@ def test_the_length_limit_counts_characters_after_nfc() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["\u200b", "\ufeff", "\u200d", "\u2060", " \u200b\u200c ", "\u0301", "\u0301\u0302", "\u20dd", "\u00ad"],
+    ["\u200b", "\ufeff", "\u200d", "\u2060", " \u200b\u200c ", "\u0301", "\u0301\u0302", "\u20dd", "\u00ad",
+     "\u3164", "\u115f\u1160", "\uffa0", "\u2800", "\u2800\u200b\u3164"],
     ids=["zero-width space", "BOM", "ZWJ", "word joiner", "zero-widths padded", "lone combining accent",
-         "two combining accents", "enclosing circle", "soft hyphen"],
+         "two combining accents", "enclosing circle", "soft hyphen", "hangul filler", "hangul jamo fillers",
+         "halfwidth hangul filler", "blank braille pattern", "blanks mixed"],
 )
 def test_a_label_with_no_visible_character_is_refused(text: str) -> None:
     assert problems_of(placed(customer=text)) == [("customer", "must contain a visible character")]
@@ -76,9 +78,9 @@ def test_direction_control_characters_are_refused(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["👩\u200d🍳", "Zoë", "山田", "שלום", "مرحبا", "x\u200by", "a\u0301", "O'Brien", "🇬🇧"],
+    ["👩\u200d🍳", "Zoë", "山田", "שלום", "مرحبا", "x\u200by", "a\u0301", "O'Brien", "🇬🇧", "\u2801", "x\u3164"],
     ids=["emoji with joiner", "latin", "cjk", "hebrew", "arabic", "zero-width inside", "accented", "apostrophe",
-         "flag"],
+         "flag", "braille dot", "filler inside"],
 )
 def test_visible_text_with_joiners_marks_or_right_to_left_letters_is_accepted(text: str) -> None:
     assert check(placed(customer=text)).customer_id == unicodedata.normalize("NFC", text)
