@@ -33,6 +33,8 @@ def three_orders() -> list:
 def test_ctrl_c_copies_the_selected_rows_with_a_header(desk, qtbot):
     fill_cheap_tab(desk, qtbot, three_orders())
     view, model = desk.views[Band.CHEAP], desk.models[Band.CHEAP]
+    # rows and total are read by two statements, so the total can lead the rows for a moment: wait for both
+    qtbot.waitUntil(lambda: model.rowCount() == 3 and not model.busy, timeout=WAIT_MS)
     view.setFocus()
     view.selectRow(0)
     view.selectionModel().select(model.index(2, 0), view.selectionModel().SelectionFlag.Select
