@@ -207,15 +207,22 @@ def overwrite_root_page(db_path: Path, name: str) -> None:
         file.write(b"\xa5" * page_size)
 
 
-def test_a_reader_finds_a_damaged_index_and_the_projecting_process_heals_it(
-    topic_ready: Settings, start_service, tmp_path: Path
-) -> None:
+def projecting_with_a_damaged_index(topic_ready: Settings, start_service):
+    """600 orders projected by a service, then the root page of the band index overwritten: reads by band
+    would miss rows. Returns (the projecting service, the damaged file)."""
     produce_events(topic_ready, some_orders(600))
     projecting = start_service()
     assert projecting.catch_up(WAIT_S)
     damaged_file = projecting.view_path
     checkpoint(damaged_file)
-    overwrite_root_page(damaged_file, "ix_ordered_items_band_customer_item")  # reads by band would miss rows
+    overwrite_root_page(damaged_file, "ix_ordered_items_band_customer_item")
+    return projecting, damaged_file
+
+
+def test_a_reader_finds_a_damaged_index_and_the_projecting_process_heals_it(
+    topic_ready: Settings, start_service, tmp_path: Path
+) -> None:
+    projecting, damaged_file = projecting_with_a_damaged_index(topic_ready, start_service)  # reads by band would miss rows
 
     reader = start_service()
 
@@ -254,12 +261,7 @@ def test_a_cli_reader_that_finds_a_damaged_index_waits_for_the_heal_and_shows_a_
 ) -> None:
     # the window projects; `items` finds the index damaged: it said so, then failed with a second line
     # (exit 1), or read the damaged file, instead of waiting for the projecting process's heal
-    produce_events(topic_ready, some_orders(600))
-    projecting = start_service()
-    assert projecting.catch_up(WAIT_S)
-    damaged_file = projecting.view_path
-    checkpoint(damaged_file)
-    overwrite_root_page(damaged_file, "ix_ordered_items_band_customer_item")
+    projecting, damaged_file = projecting_with_a_damaged_index(topic_ready, start_service)
 
     cheap = order_desk(topic_ready, "items", "--band", "cheap", "--json")
 
