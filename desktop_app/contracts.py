@@ -1,7 +1,16 @@
 """The published language between the command side and the query side.
 
-The event envelope, OrderPlaced v1, and their wire encoding (JSON value, customer-id key, headers).
-This is the only module that both `command/` and `query/` import.
+The event envelopes, OrderPlaced v1 and OrderCancelled v1, and their wire encoding (JSON value,
+customer-id key, headers). This is the only module that both `command/` and `query/` import.
+
+Two event types, both keyed by the customer id, so a cancellation lands on the same partition as the
+order it cancels, after it:
+- OrderPlaced v1: an order and its lines. `replaces` (optional, absent from a plain order's JSON, so
+  the bytes of orders placed before it existed are unchanged) names the order an amendment replaces;
+  the amendment's OrderCancelled of that order comes right before it, from the same outbox transaction.
+- OrderCancelled v1: the order id, its customer, the command id and a free-text reason (at most
+  MAX_REASON characters).
+An unknown event type or schema version is never guessed at: `decode` refuses it with that reason.
 
 Numbers are exact: every integer field refuses booleans and floats (`true`, `1.0`), and `occurred_at` is
 an ISO 8601 time with an offset, never a bare number of seconds.
@@ -27,7 +36,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AwareDatetime,
@@ -37,20 +46,25 @@ from pydantic import (
     StrictInt,
     Strict,
     StrictStr,
+    TypeAdapter,
     ValidationError,
     field_validator,
+    model_serializer,
 )
 from pydantic_core import PydanticCustomError
 
 ORDER_PLACED = "OrderPlaced"
+ORDER_CANCELLED = "OrderCancelled"
 SCHEMA_VERSION = 1
-KNOWN_EVENTS: dict[str, set[int]] = {ORDER_PLACED: {SCHEMA_VERSION}}
+KNOWN_EVENTS: dict[str, set[int]] = {ORDER_PLACED: {SCHEMA_VERSION}, ORDER_CANCELLED: {SCHEMA_VERSION}}
 
 MAX_PRICE_PENCE = 100_000_000  # £1,000,000.00
 MAX_QUANTITY = 10_000
 MAX_LINES = 100
 MAX_CUSTOMER_ID = 64
 MAX_ITEM = 120
+MAX_REASON = 200
+MAX_COMMAND_ID = 128
 
 HEADER_EVENT_TYPE = "event_type"
 HEADER_SCHEMA_VERSION = "schema_version"
@@ -74,21 +88,43 @@ class OrderPlacedV1(BaseModel):
 
     order_id: uuid.UUID
     customer_id: Annotated[StrictStr, Field(min_length=1, max_length=MAX_CUSTOMER_ID)]
-    command_id: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+    command_id: Annotated[StrictStr, Field(min_length=1, max_length=MAX_COMMAND_ID)]
     lines: Annotated[tuple[OrderLine, ...], Field(min_length=1, max_length=MAX_LINES)]
+    replaces: uuid.UUID | None = None  # the order an amendment replaces
+
+    @model_serializer(mode="wrap")
+    def _without_absent_replaces(self, handler: Any) -> dict[str, Any]:
+        # a plain order's JSON stays what it was before amendments existed (same bytes, same digest)
+        data = handler(self)
+        if data.get("replaces") is None:
+            data.pop("replaces", None)
+        return data
+
+    @property
+    def total_pence(self) -> int:
+        return sum(line.unit_price_pence * line.quantity for line in self.lines)
 
 
-class EventEnvelope(BaseModel):
-    """One immutable fact in the log."""
+class OrderCancelledV1(BaseModel):
+    model_config = _frozen
+
+    order_id: uuid.UUID
+    customer_id: Annotated[StrictStr, Field(min_length=1, max_length=MAX_CUSTOMER_ID)]
+    command_id: Annotated[StrictStr, Field(min_length=1, max_length=MAX_COMMAND_ID)]
+    reason: Annotated[StrictStr, Field(max_length=MAX_REASON)] = ""
+
+
+class _Envelope(BaseModel):
+    """What every event has: its id, version, time and source."""
 
     model_config = _frozen
 
     event_id: uuid.UUID
-    event_type: Literal["OrderPlaced"]
+    event_type: str  # each event's own Literal, below (declared here to keep the JSON's field order)
     schema_version: Literal[1]
     occurred_at: Annotated[AwareDatetime, Strict(False)]  # text only: see _time_text_not_seconds
     source: Annotated[StrictStr, Field(max_length=256)]
-    payload: OrderPlacedV1
+    payload: BaseModel
 
     @field_validator("schema_version", mode="before")
     @classmethod
@@ -120,9 +156,37 @@ class EventEnvelope(BaseModel):
             raise ValueError("occurred_at is out of range in UTC") from None
 
 
+class EventEnvelope(_Envelope):
+    """One immutable fact in the log: an order was placed."""
+
+    event_type: Literal["OrderPlaced"]
+    payload: OrderPlacedV1
+
+
+class CancelEnvelope(_Envelope):
+    """One immutable fact in the log: an order was cancelled."""
+
+    event_type: Literal["OrderCancelled"]
+    payload: OrderCancelledV1
+
+
+Event = Union[EventEnvelope, CancelEnvelope]
+_EVENT = TypeAdapter(Annotated[Event, Field(discriminator="event_type")])
+
+
+def event_json(event: Event) -> bytes:
+    """The event's JSON as the wire and the outbox carry it (fields in declared order)."""
+    return event.model_dump_json().encode("utf-8")
+
+
+def parse_event_json(data: bytes | str) -> Event:
+    """An event from JSON this app wrote (the outbox); `decode` is the reader for records off the wire."""
+    return _EVENT.validate_json(data)
+
+
 def new_order_placed(
     *, customer_id: str, command_id: str, lines: list[OrderLine] | tuple[OrderLine, ...], source: str,
-    order_id: uuid.UUID | None = None, occurred_at: datetime | None = None,
+    order_id: uuid.UUID | None = None, occurred_at: datetime | None = None, replaces: uuid.UUID | None = None,
 ) -> EventEnvelope:
     return EventEnvelope(
         event_id=uuid.uuid4(),
@@ -135,16 +199,31 @@ def new_order_placed(
             customer_id=customer_id,
             command_id=command_id,
             lines=tuple(lines),
+            replaces=replaces,
         ),
     )
 
 
-def content_digest(event: EventEnvelope) -> bytes:
+def new_order_cancelled(
+    *, order_id: uuid.UUID, customer_id: str, command_id: str, reason: str, source: str,
+    occurred_at: datetime | None = None,
+) -> CancelEnvelope:
+    return CancelEnvelope(
+        event_id=uuid.uuid4(),
+        event_type=ORDER_CANCELLED,
+        schema_version=SCHEMA_VERSION,
+        occurred_at=occurred_at or datetime.now(timezone.utc),
+        source=source,
+        payload=OrderCancelledV1(order_id=order_id, customer_id=customer_id, command_id=command_id, reason=reason),
+    )
+
+
+def content_digest(event: Event) -> bytes:
     """16 bytes that are equal for two copies exactly when they are the same event (see the module doc).
 
     Taken over the canonical JSON of the decoded event (fields in declared order, occurred_at in UTC).
     """
-    return hashlib.blake2b(event.model_dump_json().encode("utf-8"), digest_size=16).digest()
+    return hashlib.blake2b(event_json(event), digest_size=16).digest()
 
 
 def reused_id_reason(event_id: uuid.UUID, partition: int, offset: int) -> str:
@@ -161,10 +240,15 @@ class KafkaRecord:
     headers: tuple[tuple[str, bytes], ...]
 
 
-def encode(event: EventEnvelope) -> KafkaRecord:
+def event_key(customer_id: str) -> bytes:
+    """The record key: the customer id, so all of a customer's events share a partition, in order."""
+    return customer_id.encode("utf-8")
+
+
+def encode(event: Event) -> KafkaRecord:
     return KafkaRecord(
-        key=event.payload.customer_id.encode("utf-8"),
-        value=event.model_dump_json().encode("utf-8"),
+        key=event_key(event.payload.customer_id),
+        value=event_json(event),
         headers=(
             (HEADER_EVENT_TYPE, event.event_type.encode("ascii")),
             (HEADER_SCHEMA_VERSION, str(event.schema_version).encode("ascii")),
@@ -191,7 +275,7 @@ def _header(headers: object, name: str) -> str | None:
     return None
 
 
-def decode(value: bytes | None, headers: object = ()) -> EventEnvelope:
+def decode(value: bytes | None, headers: object = ()) -> Event:
     """Turn one record's value (and headers) into an event, or raise MalformedRecord."""
     if value is None:
         raise MalformedRecord("empty record (tombstone)")
@@ -208,7 +292,7 @@ def decode(value: bytes | None, headers: object = ()) -> EventEnvelope:
     except UnicodeDecodeError:
         raise MalformedRecord("value is not UTF-8") from None
     try:
-        event = EventEnvelope.model_validate_json(text)
+        event = _EVENT.validate_json(text)
     except ValidationError as exc:
         raise MalformedRecord(_describe(exc)) from None
     if event_type is not None and event_type != event.event_type:
@@ -224,9 +308,21 @@ def _describe(exc: ValidationError) -> str:
     where = ".".join(str(p) for p in first.get("loc", ())) or "record"
     if kind == "json_invalid":
         return "invalid JSON"
-    if where == "event_type" and kind == "literal_error":
-        return f"unknown event type {first.get('input')!r}"
+    if kind == "union_tag_invalid":
+        return f"unknown event type {_input_tag(first)!r}"
+    if kind == "union_tag_not_found":
+        return "contract violation at event_type: Field required"
+    tag, _, rest = where.partition(".")
+    if tag in KNOWN_EVENTS:  # the discriminated union puts the event type first in the location
+        where = rest or "record"
     if where == "schema_version" and kind == "literal_error":
         return f"unknown schema version {first.get('input')!r}"
+    if where == "record" and kind == "model_attributes_type":
+        return "contract violation at record: Input should be an object"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"contract violation at {where}: {first.get('msg', kind)}{more}"
+
+
+def _input_tag(error: Any) -> object:
+    ctx = error.get("ctx") or {}
+    return ctx.get("tag", error.get("input"))

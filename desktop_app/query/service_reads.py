@@ -80,6 +80,12 @@ class ViewReads:
     ) -> int:
         return self._reading(lambda: self.read_model.count_items(band, customer, search))
 
+    def value_of_items(
+        self, band: Band | str | None = None, customer: str | None = None, search: str | None = None
+    ) -> int:
+        """The £ value (in pence) of the rows these filters select: quantity x unit price, summed."""
+        return self._reading(lambda: self.read_model.value_of_items(band, customer, search))
+
     def rows_for_keys(self, keys: Iterable[tuple[str, Band | str]]) -> list[ItemRow]:
         return self._reading(lambda: self.read_model.rows_for_keys(keys))
 

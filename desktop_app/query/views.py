@@ -80,6 +80,15 @@ class ItemRow:
     def unit_price(self) -> Decimal:
         return pence_to_decimal(self.unit_price_pence)
 
+    @property
+    def line_value_pence(self) -> int:
+        """What the row is worth: quantity x unit price, in pence."""
+        return self.quantity * self.unit_price_pence
+
+    @property
+    def line_value(self) -> Decimal:
+        return pence_to_decimal(self.line_value_pence)
+
 
 @dataclass(frozen=True, slots=True)
 class BandTotals:
@@ -316,6 +325,14 @@ class ReadModel:
     ) -> int:
         statement = select(func.count()).select_from(OrderedItem).where(*self._filters(band, customer, search))
         return self._read(lambda session: session.exec(statement).one())
+
+    def value_of_items(
+        self, band: Band | str | None = None, customer: str | None = None, search: str | None = None
+    ) -> int:
+        """The line value (quantity x unit price) of the rows these filters select, in pence."""
+        value = func.coalesce(func.sum(col(OrderedItem.quantity) * col(OrderedItem.unit_price_pence)), 0)
+        statement = select(value).select_from(OrderedItem).where(*self._filters(band, customer, search))
+        return self._read(lambda session: int(session.exec(statement).one()))
 
     def rows_for_keys(self, keys: Iterable[tuple[str, Band | str]]) -> list[ItemRow]:
         """All rows of the given (customer_id, band) keys, sorted by customer, band, item, price.

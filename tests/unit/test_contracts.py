@@ -66,6 +66,7 @@ WRONG_TYPES = [
     ("payload.lines.0.item", [1, True, 1.0, None, ""]),
     ("payload.lines.0.unit_price_pence", ["350", True, 350.0, None, 0, -1]),
     ("payload.lines.0.quantity", ["2", True, 2.0, None, 0]),
+    ("payload.replaces", [1, True, 1.0, "not an order id", []]),  # null is an order that replaces none
 ]
 
 

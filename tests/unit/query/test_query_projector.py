@@ -124,7 +124,8 @@ MALFORMED = [
     (b"\xff\xfe\x00garbage", (), "not UTF-8"),
     (b"{this is not json", (), "invalid JSON"),
     (None, (), "tombstone"),
-    (_valid_json_with(event_type="OrderCancelled"), (), "unknown event type"),
+    (_valid_json_with(event_type="OrderShipped"), (), "unknown event type"),
+    (_valid_json_with(event_type="OrderCancelled"), (), "contract violation at payload"),  # an order's body
     (_valid_json_with(), (("event_type", b"OrderShipped"),), "unknown event type"),
     (_valid_json_with(schema_version=2), (), "unknown schema version"),
     (_valid_json_with(), (("event_type", b"OrderPlaced"), ("schema_version", b"9")), "unknown schema version"),
