@@ -184,16 +184,18 @@ def parse_event_json(data: bytes | str) -> Event:
     return _EVENT.validate_json(data)
 
 
+def _new_fact(event_type: str, source: str, occurred_at: datetime | None) -> dict[str, Any]:
+    """The envelope fields of a new event: a fresh id, this version, now (unless given)."""
+    return {"event_id": uuid.uuid4(), "event_type": event_type, "schema_version": SCHEMA_VERSION,
+            "occurred_at": occurred_at or datetime.now(timezone.utc), "source": source}
+
+
 def new_order_placed(
     *, customer_id: str, command_id: str, lines: list[OrderLine] | tuple[OrderLine, ...], source: str,
     order_id: uuid.UUID | None = None, occurred_at: datetime | None = None, replaces: uuid.UUID | None = None,
 ) -> EventEnvelope:
     return EventEnvelope(
-        event_id=uuid.uuid4(),
-        event_type=ORDER_PLACED,
-        schema_version=SCHEMA_VERSION,
-        occurred_at=occurred_at or datetime.now(timezone.utc),
-        source=source,
+        **_new_fact(ORDER_PLACED, source, occurred_at),
         payload=OrderPlacedV1(
             order_id=order_id or uuid.uuid4(),
             customer_id=customer_id,
@@ -209,11 +211,7 @@ def new_order_cancelled(
     occurred_at: datetime | None = None,
 ) -> CancelEnvelope:
     return CancelEnvelope(
-        event_id=uuid.uuid4(),
-        event_type=ORDER_CANCELLED,
-        schema_version=SCHEMA_VERSION,
-        occurred_at=occurred_at or datetime.now(timezone.utc),
-        source=source,
+        **_new_fact(ORDER_CANCELLED, source, occurred_at),
         payload=OrderCancelledV1(order_id=order_id, customer_id=customer_id, command_id=command_id, reason=reason),
     )
 
