@@ -83,8 +83,9 @@ def test_a_schema_1_file_gets_the_topic_of_the_desk_that_opens_it(tmp_path: Path
     finally:
         outbox.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3  # through 2 (topics) to 3 (event types)
         assert conn.execute("SELECT DISTINCT topic FROM outbox").fetchall() == [("shop.events",)]
+        assert conn.execute("SELECT DISTINCT event_type FROM outbox").fetchall() == [("OrderPlaced",)]
     conn.close()
 
     reopened = Outbox(path, "another.topic")  # migrated once: a later desk's topic changes no row
