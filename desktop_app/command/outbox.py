@@ -388,9 +388,11 @@ class OutboxChange:
             raise CommandIdReused(again.payload.command_id)
 
     def own_order(self, order_id: uuid.UUID) -> OwnOrder | None:
-        """What this outbox accepted about the order (published or not), or None if nothing."""
+        """What this outbox accepted about the order for this topic (published or not), or None if nothing.
+        Another topic's orders do not count: a cancellation published here could never meet them."""
         rows = self._conn.execute(
-            "SELECT event_type, event_json FROM outbox WHERE order_id = ? ORDER BY seq", (str(order_id),)
+            "SELECT event_type, event_json FROM outbox WHERE order_id = ? AND topic = ? ORDER BY seq",
+            (str(order_id), self._topic),
         ).fetchall()
         if not rows:
             return None

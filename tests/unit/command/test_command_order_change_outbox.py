@@ -239,3 +239,14 @@ def test_a_place_and_a_change_never_share_a_command_id(outbox: Outbox) -> None:
     with pytest.raises(CommandIdReused):  # a place reusing an amend's id, even with the same customer and lines
         place(outbox, command_id="a1")
     assert [p.command_id.partition("\x00")[0] for p in outbox.pending(10)] == ["p1", "c1", "p2", "a1", "a1"]
+
+
+def test_an_order_accepted_for_another_topic_is_not_known_to_this_one(tmp_path: Path) -> None:
+    alpha, beta = Outbox(tmp_path / "command.db", "alpha"), Outbox(tmp_path / "command.db", "beta")
+    try:
+        order_id = place(alpha)
+        assert refused(beta, CancelOrder(str(order_id))) == {"order_id": f"no order {order_id} is known"}
+        assert accept_change(alpha, CancelOrder(str(order_id)), None, "d")[1]
+    finally:
+        alpha.close()
+        beta.close()

@@ -119,14 +119,14 @@ def test_a_schema_2_file_gets_event_types_and_its_orders_still_relay_as_order_pl
             "INSERT INTO outbox (command_id, event_id, order_id, customer_id, topic, event_json, accepted_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (placed.payload.command_id, str(placed.event_id), str(placed.payload.order_id),
-             placed.payload.customer_id, "kept.topic", placed.model_dump_json().encode(), "2026-01-01T00:00:00+00:00"),
+             placed.payload.customer_id, "shop.events", placed.model_dump_json().encode(), "2026-01-01T00:00:00+00:00"),
         )
     old.close()
 
     outbox = Outbox(path, "shop.events")
     try:
         (pending,) = outbox.pending(10)
-        assert (pending.event_type, pending.topic, pending.event) == ("OrderPlaced", "kept.topic", placed)
+        assert (pending.event_type, pending.topic, pending.event) == ("OrderPlaced", "shop.events", placed)
         assert pending.headers == list(contracts.encode(placed).headers)
         accept_change(outbox, CancelOrder(str(placed.payload.order_id), command_id="new-1"), None, "desk")
         assert [p.event_type for p in outbox.pending(10)] == ["OrderPlaced", "OrderCancelled"]
