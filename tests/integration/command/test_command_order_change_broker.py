@@ -174,3 +174,44 @@ def test_after_a_killed_amend_the_view_shows_only_the_new_order(topic_ready: Set
         assert [(row.item, row.quantity) for row in query.items(customer="carol")] == [("Tea", 5)]
     finally:
         query.close()
+
+
+@pytest.mark.skipif(not hasattr(QueryService, "order"),
+                    reason="QueryService.order (the query side of issue 13) is not on this branch yet")
+def test_another_desk_s_order_is_cancelled_through_the_view_and_a_second_cancel_is_refused(
+    topic_ready: Settings, tmp_path: Path
+) -> None:
+    from desktop_app.bootstrap import QueryOrderLookup, query_service
+    from desktop_app.command.model import InvalidOrder
+
+    def desk(name: str, query: QueryService | None = None) -> CommandService:
+        return CommandService(tmp_path / name / "command.db", topic_ready.kafka_client_kwargs(), topic_ready.topic,
+                              name, relay_options=FAST, order_lookup=None if query is None else QueryOrderLookup(query))
+
+    query = query_service(topic_ready, topic_ready.bootstrap_servers)
+
+    async def scenario() -> None:
+        async with desk("desk-a") as a:
+            placed = await a.place_order(PlaceOrder("erin", (LineInput("Lamp", "25.00", "1"),), "p1"))
+            await a.wait_published("p1", WAIT_S)
+        assert await asyncio.to_thread(query.catch_up, WAIT_S)
+        async with desk("desk-b", query) as b:  # its outbox has never seen the order: the view has
+            with pytest.raises(InvalidOrder, match="is for customer erin, not frank"):
+                await b.cancel_order(CancelOrder(str(placed.order_id), customer_id="frank"))
+            cancelled = await b.cancel_order(CancelOrder(str(placed.order_id), "broken", "c1", customer_id="erin"))
+            with pytest.raises(InvalidOrder, match="is already cancelled"):  # b's outbox knows at once
+                await b.cancel_order(CancelOrder(str(placed.order_id), command_id="c2"))
+            await b.wait_published("c1", WAIT_S)
+        assert cancelled.order_id == placed.order_id
+        assert await asyncio.to_thread(query.catch_up, WAIT_S)
+        async with desk("desk-c", query) as c:  # and a third desk learns it from the view
+            with pytest.raises(InvalidOrder, match="is already cancelled"):
+                await c.amend_order(AmendOrder(str(placed.order_id), (LineInput("Lamp", "20.00", "1"),)))
+            with pytest.raises(InvalidOrder, match="no order .* is known"):
+                await c.cancel_order(CancelOrder("6f1c0a52-3c1e-4c41-9d1b-1e2f3a4b5c6d"))
+
+    try:
+        query.start()
+        asyncio.run(scenario())
+    finally:
+        query.close()
