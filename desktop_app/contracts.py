@@ -243,15 +243,20 @@ def event_key(customer_id: str) -> bytes:
     return customer_id.encode("utf-8")
 
 
+def headers_of(event_type: str, schema_version: int = SCHEMA_VERSION) -> tuple[tuple[str, bytes], ...]:
+    """The record headers of an event of this type and version: the one place they are written."""
+    return (
+        (HEADER_EVENT_TYPE, event_type.encode("ascii")),
+        (HEADER_SCHEMA_VERSION, str(schema_version).encode("ascii")),
+        (HEADER_CONTENT_TYPE, b"application/json"),
+    )
+
+
 def encode(event: Event) -> KafkaRecord:
     return KafkaRecord(
         key=event_key(event.payload.customer_id),
         value=event_json(event),
-        headers=(
-            (HEADER_EVENT_TYPE, event.event_type.encode("ascii")),
-            (HEADER_SCHEMA_VERSION, str(event.schema_version).encode("ascii")),
-            (HEADER_CONTENT_TYPE, b"application/json"),
-        ),
+        headers=headers_of(event.event_type, event.schema_version),
     )
 
 

@@ -71,16 +71,8 @@ _ADD_TOPIC = "ALTER TABLE outbox ADD COLUMN topic TEXT NOT NULL DEFAULT ''"
 _FILL_TOPIC = "UPDATE outbox SET topic = ? WHERE topic = ''"
 # Schema 2 -> 3: the event type column; schema 2 held only OrderPlaced rows.
 _ADD_EVENT_TYPE = "ALTER TABLE outbox ADD COLUMN event_type TEXT NOT NULL DEFAULT 'OrderPlaced'"
-# The headers `contracts.encode` gives each event type (a unit test holds them equal). The relay sends the
-# stored JSON with them, instead of parsing and re-encoding each event.
-HEADERS_OF = {
-    event_type: [
-        (contracts.HEADER_EVENT_TYPE, event_type.encode("ascii")),
-        (contracts.HEADER_SCHEMA_VERSION, str(contracts.SCHEMA_VERSION).encode("ascii")),
-        (contracts.HEADER_CONTENT_TYPE, b"application/json"),
-    ]
-    for event_type in contracts.KNOWN_EVENTS
-}
+# The relay sends the stored JSON with its type's headers (contracts.headers_of), instead of parsing and
+# re-encoding each event.
 
 ReceiptStatus = Literal["accepted", "published"]
 
@@ -136,7 +128,7 @@ class PendingEvent:
 
     @property
     def headers(self) -> list[tuple[str, bytes]]:
-        return HEADERS_OF[self.event_type]
+        return list(contracts.headers_of(self.event_type))
 
 
 @dataclass(frozen=True, slots=True)
