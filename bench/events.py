@@ -33,18 +33,8 @@ ZIPF_S = 1.1
 MAX_LINES = 5
 EPOCH = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)
 SOURCE = "bench"
-
-
-def _headers(event_type: str) -> list[tuple[str, bytes]]:
-    return [
-        (contracts.HEADER_EVENT_TYPE, event_type.encode("ascii")),
-        (contracts.HEADER_SCHEMA_VERSION, str(contracts.SCHEMA_VERSION).encode("ascii")),
-        (contracts.HEADER_CONTENT_TYPE, b"application/json"),
-    ]
-
-
-HEADERS = _headers(contracts.ORDER_PLACED)
-CANCEL_HEADERS = _headers(contracts.ORDER_CANCELLED)
+HEADERS = list(contracts.headers_of(contracts.ORDER_PLACED))
+CANCEL_HEADERS = list(contracts.headers_of(contracts.ORDER_CANCELLED))
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]  # key, value, headers
 CANCEL_REASONS = ["changed their mind", "ordered twice", "out of stock", ""]
 CANCEL_WINDOW = 50_000  # a cancellation names one of the last this many orders (so the ring stays small)

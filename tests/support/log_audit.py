@@ -85,6 +85,10 @@ class LogAudit:
     def commands_with_several_events(self) -> dict[str, set[Any]]:
         return {command: ids for command, ids in self.event_ids_by_command.items() if len(ids) != 1}
 
+    @property
+    def cancellations(self) -> list[contracts.CancelEnvelope]:
+        return [event for event in self.events.values() if isinstance(event, contracts.CancelEnvelope)]
+
 
 def audit(records: Iterable[LoggedRecord]) -> LogAudit:
     result = LogAudit()
@@ -98,11 +102,6 @@ def audit(records: Iterable[LoggedRecord]) -> LogAudit:
         result.positions[event.event_id].append((record.partition, record.offset))
         result.event_ids_by_command[event.payload.command_id].add(event.event_id)
     return result
-
-
-    @property
-    def cancellations(self) -> list[contracts.CancelEnvelope]:
-        return [event for event in self.events.values() if isinstance(event, contracts.CancelEnvelope)]
 
 
 def still_placed(events: Iterable[contracts.Event]) -> dict[Any, contracts.EventEnvelope]:
