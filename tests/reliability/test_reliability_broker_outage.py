@@ -24,7 +24,16 @@ from desktop_app.command.order_changes import CancelOrder
 from desktop_app.command.outbox import Receipt
 from desktop_app.query.orders_view import OrderStatus
 from desktop_app.settings import Settings
-from support.log_audit import ViewState, audit, expected_view, full_rows, read_log, replay_fresh_state, view_state, view_totals
+from support.log_audit import (
+    ViewState,
+    audit,
+    expected_view,
+    full_rows,
+    read_log,
+    replay_fresh_state,
+    view_state,
+    view_totals,
+)
 from support.order_stream import order_fields, place_order_command, typed_view
 
 RECOVERY_S = 180.0  # bound of publishing and projecting everything once the broker is back

@@ -185,6 +185,7 @@ def replay_fresh_state(client_kwargs: Mapping[str, Any], topic: str, folder: Pat
         service.close()
 
 
-def replay_fresh(client_kwargs: Mapping[str, Any], topic: str, folder: Path, timeout: float = READ_TIMEOUT_S) -> list[ItemRow]:
+def replay_fresh(client_kwargs: Mapping[str, Any], topic: str, folder: Path,
+                 timeout: float = READ_TIMEOUT_S) -> list[ItemRow]:
     """Project the whole log into an empty read model under `folder`; its rows once caught up."""
     return replay_fresh_state(client_kwargs, topic, folder, timeout).rows
