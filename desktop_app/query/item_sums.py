@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,6 +26,9 @@ ITEMS = OrderedItem.__table__
 ORDERS = OrderRecord.__table__
 
 RowKey = tuple[str, str, int]  # (customer_id, item, unit_price_pence): one ordered_items row
+# the band rule (bands.price_band), remembered per price: a batch asks it for every row it touches
+_band_of = lru_cache(maxsize=4096)(price_band)
+_band_text_of = lru_cache(maxsize=4096)(lambda price: price_band(price).value)
 
 
 class OrderLinesLike(Protocol):
@@ -35,7 +39,7 @@ class OrderLinesLike(Protocol):
 
 @dataclass(slots=True)
 class _RowTotals:
-    band: Band
+    band: str  # a Band value
     quantity: int
     orders: int
     first: str  # stored time text
@@ -51,7 +55,7 @@ def add(connection: Connection, orders: Iterable[OrderLinesLike]) -> set[RowKey]
             key = (order.customer_id, item, price)
             totals = rows.get(key)
             if totals is None:
-                rows[key] = _RowTotals(price_band(price), quantity, 1, when, when)
+                rows[key] = _RowTotals(_band_text_of(price), quantity, 1, when, when)
             else:
                 totals.quantity += quantity
                 totals.orders += 1
@@ -59,7 +63,7 @@ def add(connection: Connection, orders: Iterable[OrderLinesLike]) -> set[RowKey]
                 totals.last = max(totals.last, when)
     if rows:
         connection.exec_driver_sql(_UPSERT_ITEMS, [
-            {"customer_id": customer_id, "item": item, "unit_price_pence": price, "band": totals.band.value,
+            {"customer_id": customer_id, "item": item, "unit_price_pence": price, "band": totals.band,
              "quantity": totals.quantity, "orders": totals.orders,
              "first_ordered": totals.first, "last_ordered": totals.last}
             for (customer_id, item, price), totals in rows.items()
@@ -91,40 +95,46 @@ def subtract(connection: Connection, orders: Iterable[OrderLinesLike]) -> dict[R
 
 def refresh_times(connection: Connection, taken: dict[RowKey, set[str]]) -> None:
     """First and last order times again, from the orders that still count, for the rows that lost their
-    first or last order (only those can change; a deleted row has nothing to refresh)."""
-    wanted: dict[str, set[tuple[str, int]]] = {}
+    first or last order (only those can change; a deleted row has nothing to refresh).
+
+    The customer's standing orders are walked in time order from the end that changed (the customer and
+    time index), up to the first one holding the row: a few rows, however many orders the customer has.
+    """
+    changes = []
     for (customer_id, item, price), first, last in _current_times(connection, list(taken)):
-        if {stored_text(first), stored_text(last)} & taken[(customer_id, item, price)]:
-            wanted.setdefault(customer_id, set()).add((item, price))
-    customers = list(wanted)
-    times: dict[RowKey, list[str]] = {}  # row -> [first, last]
-    for start in range(0, len(customers), SQL_IN_CHUNK):
-        chunk = customers[start:start + SQL_IN_CHUNK]
-        statement = select(ORDERS.c.customer_id, ORDERS.c.placed_at, ORDERS.c.lines).where(
-            ORDERS.c.customer_id.in_(chunk), ORDERS.c.status == PLACED
-        )
-        for customer_id, placed_at, lines in connection.execute(statement):
-            placed_at = stored_text(placed_at)
-            for item, price, _ in json.loads(lines):
-                if (item, price) in wanted[customer_id]:
-                    seen = times.setdefault((customer_id, item, price), [placed_at, placed_at])
-                    seen[0], seen[1] = min(seen[0], placed_at), max(seen[1], placed_at)
-    if times:
-        connection.exec_driver_sql(_SET_TIMES, [
-            {"c": c, "i": i, "p": p, "first": first, "last": last} for (c, i, p), (first, last) in times.items()
-        ])
+        gone = taken[(customer_id, item, price)]
+        first, last = stored_text(first), stored_text(last)
+        if first in gone:
+            first = _edge_time(connection, customer_id, item, price, _EARLIEST) or first
+        if last in gone:
+            last = _edge_time(connection, customer_id, item, price, _LATEST) or last
+        changes.append({"c": customer_id, "i": item, "p": price, "first": first, "last": last})
+    if changes:
+        connection.exec_driver_sql(_SET_TIMES, changes)
+
+
+def _edge_time(connection: Connection, customer_id: str, item: str, price: int, walk: str) -> str | None:
+    """The time of the customer's earliest (or latest) standing order holding (item, price)."""
+    for placed_at, lines in connection.exec_driver_sql(walk, (customer_id, PLACED)):
+        if any(line[0] == item and line[1] == price for line in json.loads(lines)):
+            return stored_text(placed_at)
+    return None  # none holds it: a row of a view older than projection version 3 keeps its times
 
 
 def row_keys(taken: Iterable[RowKey]) -> set[tuple[str, Band]]:
     """The (customer, band) keys of these rows: what the window re-reads."""
-    return {(customer_id, price_band(price)) for customer_id, _, price in taken}
+    return {(customer_id, _band_of(price)) for customer_id, _, price in taken}
 
 
 def _current_times(connection: Connection, rows: list[RowKey]) -> Iterable[tuple[RowKey, Any, Any]]:
-    for customer_id, item, price in rows:
-        found = connection.exec_driver_sql(_ROW_TIMES, {"c": customer_id, "i": item, "p": price}).first()
-        if found is not None:
-            yield (customer_id, item, price), found[0], found[1]
+    """(row, first, last) of those rows that still exist, through the primary key."""
+    for start in range(0, len(rows), SQL_IN_CHUNK):
+        chunk = rows[start:start + SQL_IN_CHUNK]
+        marks = ",".join(["(?, ?, ?)"] * len(chunk))
+        for customer_id, item, price, first, last in connection.exec_driver_sql(
+            _ROW_TIMES.format(marks=marks), tuple(value for row in chunk for value in row)
+        ):
+            yield (customer_id, item, price), first, last
 
 
 def stored_text(value: Any) -> str:
@@ -168,7 +178,10 @@ _SUBTRACT = driver_sql(
     )
 )
 _DELETE_EMPTY = driver_sql(delete(ITEMS).where(_row_is(ITEMS), ITEMS.c.orders <= literal_column("0")))
+_ROW_TIMES = ("SELECT customer_id, item, unit_price_pence, first_ordered, last_ordered FROM ordered_items"
+              " WHERE (customer_id, item, unit_price_pence) IN (VALUES {marks})")
+_EARLIEST, _LATEST = (f"SELECT placed_at, lines FROM orders WHERE customer_id = ? AND status = ? ORDER BY placed_at {way}"
+                      for way in ("ASC", "DESC"))
 _SET_TIMES = driver_sql(
     update(ITEMS).where(_row_is(ITEMS)).values(first_ordered=bindparam("first"), last_ordered=bindparam("last"))
 )
-_ROW_TIMES = driver_sql(select(ITEMS.c.first_ordered, ITEMS.c.last_ordered).where(_row_is(ITEMS)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import zlib
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -25,10 +26,12 @@ CUSTOMERS = ["ann", "bob", "cat"]
 PARTITIONS = 3
 line = st.tuples(st.sampled_from(["Tea", "Mug", "Lamp"]), st.sampled_from([99, 500, 5001]), st.integers(1, 5))
 command = st.one_of(
-    st.tuples(st.just("place"), st.sampled_from(CUSTOMERS), st.lists(line, min_size=1, max_size=3)),
+    st.tuples(st.just("place"), st.sampled_from(CUSTOMERS), st.lists(line, min_size=1, max_size=3),
+              st.integers(0, 30)),  # minutes after T0: orders are not placed in time order
     st.tuples(st.just("cancel"), st.integers(0, 30)),
-    st.tuples(st.just("amend"), st.integers(0, 30), st.lists(line, min_size=1, max_size=3)),
+    st.tuples(st.just("amend"), st.integers(0, 30), st.lists(line, min_size=1, max_size=3), st.integers(0, 30)),
 )
+T0 = datetime(2025, 5, 1, 9, 0, tzinfo=timezone.utc)
 
 
 def partition_of(customer: str) -> int:
@@ -41,7 +44,7 @@ def log_and_expected(commands) -> tuple[list[contracts.Event], dict]:
     standing: dict = {}  # order id -> the placed event, while it stands
     for cmd in commands:
         if cmd[0] == "place":
-            placed = order(cmd[1], *cmd[2])
+            placed = order(cmd[1], *cmd[2], at=T0 + timedelta(minutes=cmd[3]))
             orders.append(placed)
             standing[placed.payload.order_id] = placed
             events.append(placed)
@@ -51,19 +54,20 @@ def log_and_expected(commands) -> tuple[list[contracts.Event], dict]:
                 events.append(cancel_event(target))
                 standing.pop(target.payload.order_id, None)
             else:
-                cancel, replacement = amendment_events(target, *cmd[2])
+                cancel, replacement = amendment_events(target, *cmd[2], at=T0 + timedelta(minutes=cmd[3]))
                 events += [cancel, replacement]
                 # the new order stands even when the old one was gone already (its cancel is then ignored)
                 standing.pop(target.payload.order_id, None)
                 orders.append(replacement)
                 standing[replacement.payload.order_id] = replacement
-    expected: dict = {}
+    expected: dict = {}  # row -> (quantity, orders, first ordered, last ordered)
     for placed in standing.values():
         seen_rows = set()
+        when = placed.occurred_at
         for item in placed.payload.lines:
             key = (placed.payload.customer_id, item.item, item.unit_price_pence)
-            quantity, count = expected.get(key, (0, 0))
-            expected[key] = (quantity + item.quantity, count + (key not in seen_rows))
+            quantity, count, first, last = expected.get(key, (0, 0, when, when))
+            expected[key] = (quantity + item.quantity, count + (key not in seen_rows), min(first, when), max(last, when))
             seen_rows.add(key)
     return events, expected
 
@@ -98,7 +102,8 @@ def project(path: Path, per_partition: dict[int, list[Record]], choices: list[in
         projector.apply(batch)
     model = ReadModel(path)
     try:
-        return {(r.customer_id, r.item, r.unit_price_pence): (r.quantity, r.orders) for r in model.items()}
+        return {(r.customer_id, r.item, r.unit_price_pence): (r.quantity, r.orders, r.first_ordered, r.last_ordered)
+                for r in model.items()}
     finally:
         model.close()
         engine.dispose()
