@@ -1,4 +1,5 @@
-"""`order-desk`: the GUI with no subcommand; broker / place / items / summary / rebuild otherwise."""
+"""`order-desk`: the GUI with no subcommand; broker / place / items / summary / rebuild / orders / order /
+ignored otherwise."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ SUBCOMMAND_MODULES = (
     "desktop_app.cli.broker_cmds",
     "desktop_app.cli.place_cmd",
     "desktop_app.cli.read_cmds",
+    "desktop_app.cli.order_cmds",
 )
 
 EPILOG = f"""\
@@ -40,6 +42,8 @@ Exit codes: 0 success, 2 invalid input, 3 broker unreachable (or not running, fo
 Examples:
   order-desk place --customer alice --item "Tea" --price 3.50 --qty 2 --wait
   order-desk items --band expensive --json
+  order-desk orders --customer alice --status placed
+  order-desk order 0b9f6a52-3c1e-4d2f-9a57-1f7e3b2c4d5e --json
   order-desk broker status --json
 """
 
