@@ -6,6 +6,7 @@ ViewUnavailable with one line; so does a read while the view is being rebuilt af
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from desktop_app.query.runner import BackgroundProjector
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class ViewReads:
