@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import uuid
 from typing import Any
 
 from desktop_app.cli import EXIT_INVALID, EXIT_OK
 from desktop_app.cli.output import counted, format_table, json_time, money_json, pounds, table_time
 from desktop_app.cli.reading import add_read_options, missing_data_dir, read_view
+from desktop_app.command.model import Problem
+from desktop_app.command.order_changes import order_id_of
 from desktop_app.query.orders_view import IgnoredRow, OrderDetail, OrderEventRow, OrderLineRow, OrderRow, OrderStatus
 from desktop_app.query.service import QueryService
 from desktop_app.settings import Settings
@@ -157,19 +158,11 @@ def orders_text(rows: list[OrderRow], total: int) -> str:
 
 
 # -- order --------------------------------------------------------------------------------------------------
-def order_id_from(text: str) -> uuid.UUID | None:
-    """The order id ORDER_ID names (any case, spaces around ignored), or None if it is not one."""
-    try:
-        return uuid.UUID(text.strip())
-    except ValueError:
-        return None
-
-
 def run_order(args: argparse.Namespace, settings: Settings) -> int:
-    order_id = order_id_from(args.order_id)
-    if order_id is None:  # before anything is opened
-        print(f"order-desk: {args.order_id!r} is not an order id (a UUID, as `order-desk orders` shows)",
-              file=sys.stderr)
+    try:
+        order_id = order_id_of(args.order_id)  # the command side's rule, so `order` and `cancel` agree
+    except ValueError as exc:  # before anything is opened
+        print(f"order-desk: {Problem('order_id', str(exc))}", file=sys.stderr)
         return EXIT_INVALID
     if missing_data_dir(args):
         return EXIT_INVALID

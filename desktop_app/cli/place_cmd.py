@@ -59,10 +59,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--item", help="item of the first line (1-120 characters)")
     parser.add_argument("--price", help="unit price of the first line in pounds, e.g. 3.50")
     parser.add_argument("--qty", help="quantity of the first line, 1-10000 (default 1)")
-    parser.add_argument("--line", nargs=3, action="append", default=[], dest="lines",
-                        metavar=("ITEM", "PRICE", "QTY"), help="one more order line (repeatable)")
+    add_line_option(parser, "one more order line (repeatable)")
     add_wait_options(parser, "order")
     parser.set_defaults(func=place_command)
+
+
+def add_line_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--line", nargs=3, action="append", default=[], dest="lines",
+                        metavar=("ITEM", "PRICE", "QTY"), help=help_text)
 
 
 def command_from_args(args: argparse.Namespace) -> PlaceOrder:

@@ -23,6 +23,10 @@ HEAL_POLL_S = 0.2  # how often a reader looks whether the damaged view has been 
 
 def add_read_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_sync_options(parser)
+
+
+def add_sync_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-sync", action="store_true",
                         help="read the view as it is, without contacting the broker to catch up first")
     parser.add_argument("--sync-timeout", type=float, default=DEFAULT_SYNC_TIMEOUT_S, metavar="SECONDS",

@@ -16,7 +16,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from desktop_app.cli import EXIT_NOT_CONFIRMED, EXIT_OK, EXIT_UNAVAILABLE
@@ -41,6 +41,7 @@ class Wording:
     command: str  # "place": as in `order-desk place --wait`
     noun: str  # "order": "the order is accepted"
     subject: Callable[[Receipt], str]  # what the receipt line starts with: "order <id>"
+    json_extra: dict[str, Any] = field(default_factory=dict)  # added to the receipt's JSON object
 
 
 PLACING = Wording("place", "order", lambda receipt: f"order {receipt.order_id}")
@@ -201,7 +202,7 @@ async def _visible_in(queries: QueryService, receipt: Receipt, timeout: float) -
 def report(receipt: Receipt, as_json: bool, wording: Wording, *, visible: bool | None) -> None:
     status = "visible" if visible else receipt.status
     if as_json:
-        print(json.dumps(receipt.as_json() | {"status": status}))
+        print(json.dumps(receipt.as_json() | wording.json_extra | {"status": status}))
         return
     subject = wording.subject(receipt)
     if receipt.status == "published":

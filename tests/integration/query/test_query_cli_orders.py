@@ -138,7 +138,7 @@ def test_order_unknown_or_malformed_id_exits_2_with_one_line(history, topic_read
 
     code, out, err = run(topic_ready, capsys, "order", "not-an-id")
     assert (code, out) == (2, "")
-    assert err.splitlines() == ["order-desk: 'not-an-id' is not an order id (a UUID, as `order-desk orders` shows)"]
+    assert err.splitlines() == ["order-desk: Order id: is not an order id"]
 
     # an id whose only event is an ignored cancellation is still no order
     code, _, err = run(topic_ready, capsys, "order", str(history["never_placed"].payload.order_id), "--no-sync")
