@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -19,9 +20,10 @@ from command_topic import WAIT_S, read_topic
 ROOT = Path(desktop_app.__file__).resolve().parents[1]
 
 
-def order_desk(settings: Settings, *argv: str, data_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+def order_desk(settings: Settings, *argv: str, data_dir: Path | None = None,
+               servers: str | None = None) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "desktop_app", "--data-dir", str(data_dir or settings.data_dir),
-               "--bootstrap-servers", settings.bootstrap_servers, "--topic", settings.topic, *argv]
+               "--bootstrap-servers", servers or settings.bootstrap_servers, "--topic", settings.topic, *argv]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=WAIT_S * 2)
 
@@ -135,3 +137,40 @@ def test_another_desks_order_is_cancelled_once_the_view_has_caught_up(topic_read
 
     assert receipt["status"] == "visible"
     assert ok_json(topic_ready, "items", data_dir=tmp_path / "desk-a") == []
+
+
+def unused_address() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_without_the_broker_an_order_queued_here_is_cancelled_from_the_outbox(topic_ready: Settings) -> None:
+    nowhere = unused_address()
+    queued = order_desk(topic_ready, "place", "--customer", "gus", "--line", "Clock", "30", "1", "--json",
+                        servers=nowhere)
+    assert queued.returncode == 0, queued.stderr
+    order_id = json.loads(queued.stdout)["order_id"]
+
+    cancel = order_desk(topic_ready, "cancel", order_id, "--json", "--sync-timeout", "5", servers=nowhere)
+    assert cancel.returncode == 0, cancel.stderr
+    assert json.loads(cancel.stdout)["status"] == "accepted"
+    assert "warning: cannot catch up with the log" in cancel.stderr
+    again = order_desk(topic_ready, "cancel", order_id, "--sync-timeout", "5", servers=nowhere)
+    assert again.returncode == 2  # the outbox knows it is already cancelled, even unpublished
+    assert f"order {order_id} is already cancelled" in again.stderr
+    amend = order_desk(topic_ready, "amend", order_id, "--line", "Clock", "30", "2", "--sync-timeout", "5",
+                       servers=nowhere)
+    assert amend.returncode == 2 and f"order {order_id} is already cancelled" in amend.stderr
+
+    other = order_desk(topic_ready, "place", "--customer", "gus", "--line", "Mug", "4.50", "1", "--json",
+                       servers=nowhere)
+    waited = order_desk(topic_ready, "cancel", json.loads(other.stdout)["order_id"], "--wait", "--timeout", "1",
+                        "--sync-timeout", "5", servers=nowhere)
+    assert waited.returncode == 3  # accepted, not published within --timeout: the receipt comes first
+    assert "accepted (queued for publishing)" in waited.stdout and "not published yet" in waited.stderr
+
+    sent = order_desk(topic_ready, "place", "--customer", "gus", "--line", "Pen", "1.20", "1", "--wait")
+    assert sent.returncode == 0, sent.stderr  # the relay sent the queued order and its cancellation first
+    assert [e.event.event_type for e in logged(topic_ready)] == ["OrderPlaced", "OrderCancelled"] * 2 + ["OrderPlaced"]
+    assert [r["item"] for r in ok_json(topic_ready, "items", "--no-sync")] == ["Pen"]
