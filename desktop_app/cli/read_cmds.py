@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 from desktop_app.cli.output import counted, format_table, money_json, pounds
 from desktop_app.cli.reading import add_read_options, missing_data_dir, read_view, with_live_service
@@ -18,7 +18,6 @@ from desktop_app.query.service import NotProjectingError, QueryService
 from desktop_app.query.views import ItemRow, Summary
 from desktop_app.settings import Settings
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
