@@ -19,7 +19,7 @@ from typing import Any
 
 from desktop_app.cli import EXIT_INVALID
 from desktop_app.cli.place_cmd import add_line_option
-from desktop_app.cli.reading import add_sync_options, connect_within
+from desktop_app.cli.reading import add_sync_options, connect_within, offline_service, started_service
 from desktop_app.cli.receipts import STOP_FLUSH_S, Wording, accept_and_report, add_wait_options, deadline_for
 from desktop_app.command.model import InvalidOrder, LineInput, Problem, new_command_id
 from desktop_app.command.order_changes import (DEFAULT_AMEND_REASON, AmendOrder, CancelOrder, OrderChange,
@@ -139,24 +139,20 @@ def view_to_check(settings: Settings, args: argparse.Namespace) -> tuple[QuerySe
     """The query service whose view the order is checked against, and whether it is live (started and caught
     up with the log within --sync-timeout). Not live with --no-sync, or when the broker does not answer:
     then the view as it is, with a warning."""
-    from desktop_app.bootstrap import UNREACHABLE, known_bootstrap_servers, query_service
+    from desktop_app.bootstrap import UNREACHABLE
     from desktop_app.cli import exit_reason
 
     if args.no_sync:
-        return query_service(settings, known_bootstrap_servers(settings), rebuild_outdated=False), False
-    started = time.monotonic()
+        return offline_service(settings), False
+    deadline = time.monotonic() + args.sync_timeout
     try:
         servers = asyncio.run(connect_within(settings, args.sync_timeout))
     except UNREACHABLE as exc:
         print(f"order-desk: warning: cannot catch up with the log ({exit_reason(exc, settings)}); checking "
               "the order against the view as it is", file=sys.stderr)
-        return query_service(settings, known_bootstrap_servers(settings), rebuild_outdated=False), False
-    queries = query_service(settings, servers, rebuild_outdated=False)
-    queries.start()
-    if not queries.catch_up(max(0.0, args.sync_timeout - (time.monotonic() - started))):
-        print(f"order-desk: warning: not caught up with the log within {args.sync_timeout:g}s; the order is "
-              "checked against a view that may be behind", file=sys.stderr)
-    return queries, True
+        return offline_service(settings), False
+    return started_service(settings, servers, args.sync_timeout,
+                           lambda: max(0.0, deadline - time.monotonic())), True
 
 
 async def _change(cmd: OrderChange, args: argparse.Namespace, settings: Settings, live: QueryService | None,

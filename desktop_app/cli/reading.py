@@ -59,7 +59,6 @@ def with_live_service(
 
     The service works in its own threads, so the blocking calls below do not need this loop.
     """
-    from desktop_app.bootstrap import query_service
 
     async def run() -> T:
         deadline = None if sync_timeout is None else time.monotonic() + sync_timeout
@@ -68,21 +67,35 @@ def with_live_service(
             return float("inf") if deadline is None else max(0.0, deadline - time.monotonic())
 
         bootstrap_servers = await connect_within(settings, sync_timeout)
-        service = query_service(settings, bootstrap_servers, rebuild_outdated=rebuild_outdated)
+        service = started_service(settings, bootstrap_servers, sync_timeout, left, rebuild_outdated=rebuild_outdated)
         try:
-            service.start()
-            if service.health:  # the view was found damaged and is being rebuilt from the log
-                print(f"order-desk: {service.health}", file=sys.stderr)
-                if sync_timeout is not None:
-                    _wait_while_healing(service, left())
-            if sync_timeout is not None and not service.catch_up(left()):
-                print(f"order-desk: warning: not caught up with the log within {sync_timeout:g}s; "
-                      "the view may be behind", file=sys.stderr)
             return body(service, left())
         finally:
             service.close()
 
     return asyncio.run(run())
+
+
+def started_service(settings: Settings, bootstrap_servers: str, sync_timeout: float | None,
+                    left: Callable[[], float], *, rebuild_outdated: bool = False) -> QueryService:
+    """A started query service caught up with the log within `left()` seconds (with a warning if not),
+    having waited for a damaged view's rebuild; no catching up when `sync_timeout` is None."""
+    from desktop_app.bootstrap import query_service
+
+    service = query_service(settings, bootstrap_servers, rebuild_outdated=rebuild_outdated)
+    try:
+        service.start()
+        if service.health:  # the view was found damaged and is being rebuilt from the log
+            print(f"order-desk: {service.health}", file=sys.stderr)
+            if sync_timeout is not None:
+                _wait_while_healing(service, left())
+        if sync_timeout is not None and not service.catch_up(left()):
+            print(f"order-desk: warning: not caught up with the log within {sync_timeout:g}s; "
+                  "the view may be behind", file=sys.stderr)
+    except BaseException:
+        service.close()
+        raise
+    return service
 
 
 def _wait_while_healing(service: QueryService, seconds: float) -> None:
