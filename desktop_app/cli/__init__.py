@@ -1,4 +1,5 @@
-"""`order-desk`: the GUI with no subcommand; broker / place / items / summary / rebuild otherwise."""
+"""`order-desk`: the GUI with no subcommand; broker / place / items / summary / rebuild / orders / order /
+ignored / cancel / amend otherwise."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INVALID = 2
 EXIT_UNAVAILABLE = 3
-EXIT_NOT_CONFIRMED = 4  # place: accepted (in the outbox), but not confirmed visible
+EXIT_NOT_CONFIRMED = 4  # place, cancel, amend: accepted (in the outbox), but not confirmed visible
 
 SUBCOMMAND_MODULES = (
     "desktop_app.cli.broker_cmds",
     "desktop_app.cli.place_cmd",
     "desktop_app.cli.read_cmds",
+    "desktop_app.cli.order_cmds",
+    "desktop_app.cli.change_cmds",
 )
 
 EPILOG = f"""\
@@ -34,12 +37,16 @@ Settings come from command-line options, then ORDER_DESK_* environment variables
 {config_file_path()} (for example: bootstrap_servers = "kafka1:9092"). With no bootstrap servers, Order
 Desk runs its own Apache Kafka broker under the data dir (Java 17+ and Maven needed once).
 
-Exit codes: 0 success, 2 invalid input, 3 broker unreachable (or not running, for broker status),
-4 order accepted but not confirmed visible (place; do not place it again), 1 any other failure.
+Exit codes: 0 success, 2 invalid input (for order, cancel and amend also: no such order; cancel and
+amend: already cancelled), 3 broker unreachable (or not running, for broker status),
+4 order accepted but not confirmed visible (place, cancel, amend; do not repeat it), 1 any other failure.
 
 Examples:
   order-desk place --customer alice --item "Tea" --price 3.50 --qty 2 --wait
   order-desk items --band expensive --json
+  order-desk orders --customer alice --status placed
+  order-desk order 0b9f6a52-3c1e-4d2f-9a57-1f7e3b2c4d5e --json
+  order-desk cancel 0b9f6a52-3c1e-4d2f-9a57-1f7e3b2c4d5e --reason "wrong size" --wait
   order-desk broker status --json
 """
 

@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
+from desktop_app.cli.output import counted, format_table, money_json, pounds
+from desktop_app.cli.reading import add_read_options, missing_data_dir, read_view, with_live_service
 from desktop_app.query.bands import Band
 from desktop_app.query.rebuild import RebuildOutcome, RebuildProgress
 from desktop_app.query.service import NotProjectingError, QueryService
 from desktop_app.query.views import ItemRow, Summary
 from desktop_app.settings import Settings
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INVALID = 2
-DEFAULT_SYNC_TIMEOUT_S = 30.0
 PROGRESS_EVERY_S = 0.5  # progress lines when stderr is not a terminal
 PROGRESS_BAR_EVERY_S = 0.1  # redraws of the bar on a terminal
 PROGRESS_BAR_WIDTH = 30
-HEAL_POLL_S = 0.2  # how often a reader looks whether the damaged view has been rebuilt
 
 
 def register(subparsers: Any) -> None:
@@ -38,14 +36,14 @@ def register(subparsers: Any) -> None:
     )
     items.add_argument("--customer", metavar="ID", help="only this customer")
     items.add_argument("--band", choices=[band.value for band in Band], help="only this price band")
-    _add_read_options(items)
+    add_read_options(items)
     items.set_defaults(func=run_items)
 
     summary = subparsers.add_parser(
         "summary", help="rows and quantity per band, events applied, quarantined records, lag",
         description="Totals of the read model, and how many records of the log it has not applied yet (lag).",
     )
-    _add_read_options(summary)
+    add_read_options(summary)
     summary.set_defaults(func=run_summary)
 
     rebuild = subparsers.add_parser(
@@ -59,155 +57,71 @@ def register(subparsers: Any) -> None:
     rebuild.set_defaults(func=run_rebuild)
 
 
-def _add_read_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--no-sync", action="store_true",
-                        help="read the view as it is, without contacting the broker to catch up first")
-    parser.add_argument("--sync-timeout", type=float, default=DEFAULT_SYNC_TIMEOUT_S, metavar="SECONDS",
-                        help=f"longest wait to catch up with the log (default {DEFAULT_SYNC_TIMEOUT_S:.0f})")
-
-
-# -- running a command with a query service ------------------------------------------------------------------
-def _offline_service(settings: Settings) -> QueryService:
-    from desktop_app.bootstrap import query_service
-
-    return query_service(settings, settings.bootstrap_servers, rebuild_outdated=False)
-
-
-def _with_live_service(
-    settings: Settings, body: Callable[[QueryService, float], T], *, sync_timeout: float | None,
-    rebuild_outdated: bool = False,
-) -> T:
-    """Run `body(service, seconds left)` with a started query service (projecting unless another process
-    does), after catching up. `sync_timeout` bounds the whole wait for the broker, a frozen one included;
-    only starting a stopped embedded broker may take longer (up to its start timeout).
-
-    The service works in its own threads, so the blocking calls below do not need this loop.
-    """
-    from desktop_app.bootstrap import query_service
-
-    async def run() -> T:
-        deadline = None if sync_timeout is None else time.monotonic() + sync_timeout
-
-        def left() -> float:
-            return float("inf") if deadline is None else max(0.0, deadline - time.monotonic())
-
-        bootstrap_servers = await _connect_within(settings, sync_timeout)
-        service = query_service(settings, bootstrap_servers, rebuild_outdated=rebuild_outdated)
-        try:
-            service.start()
-            if service.health:  # the view was found damaged and is being rebuilt from the log
-                print(f"order-desk: {service.health}", file=sys.stderr)
-                if sync_timeout is not None:
-                    _wait_while_healing(service, left())
-            if sync_timeout is not None and not service.catch_up(left()):
-                print(f"order-desk: warning: not caught up with the log within {sync_timeout:g}s; "
-                      "the view may be behind", file=sys.stderr)
-            return body(service, left())
-        finally:
-            service.close()
-
-    return asyncio.run(run())
-
-
-def _wait_while_healing(service: QueryService, seconds: float) -> None:
-    """A reader that found the view damaged waits for the process that projects it to rebuild it (its
-    stored offsets still look caught up, and reading on would fail or miss rows)."""
-    deadline = time.monotonic() + seconds
-    while service.health is not None and time.monotonic() < deadline:
-        time.sleep(HEAL_POLL_S)
-
-
-async def _connect_within(settings: Settings, timeout: float | None) -> str:
-    """The broker's address once it answers (and the topic exists): BrokerError if not within `timeout`."""
-    from desktop_app.bootstrap import connect_broker, embedded_broker, known_bootstrap_servers
-    from desktop_app.broker import BrokerError
-
-    starting = settings.embedded and not embedded_broker(settings, fetch_jars=False).is_running()
-    try:
-        async with asyncio.timeout(None if timeout is None or starting else timeout):
-            connection = await connect_broker(settings)
-    except TimeoutError:
-        raise BrokerError(f"the Kafka broker at {known_bootstrap_servers(settings)} did not answer within "
-                          f"{timeout:g} s (--sync-timeout); --no-sync reads the view as it is") from None
-    if connection.started_here:
-        log.warning("started the embedded Kafka broker on %s; it keeps running (stop it with "
-                    "'order-desk broker stop')", connection.bootstrap_servers)
-    return connection.bootstrap_servers
-
-
-def _read(settings: Settings, args: argparse.Namespace, body: Callable[[QueryService], T]) -> T:
-    if args.no_sync:
-        service = _offline_service(settings)
-        try:
-            return body(service)
-        finally:
-            service.close()
-    return _with_live_service(settings, lambda service, _left: body(service), sync_timeout=args.sync_timeout)
-
-
 # -- items -------------------------------------------------------------------------------------------------------
 def item_json(row: ItemRow) -> dict[str, Any]:
     return {
         "customer_id": row.customer_id,
         "item": row.item,
         "unit_price": str(row.unit_price),
+        "unit_price_pence": row.unit_price_pence,
         "band": row.band.value,
         "quantity": row.quantity,
         "orders": row.orders,
-    }
-
-
-def missing_data_dir(args: argparse.Namespace) -> bool:
-    """A --data-dir that does not exist is a typo, not a new installation: say so instead of reading nothing."""
-    data_dir = getattr(args, "data_dir", None)
-    if data_dir is None or data_dir.is_dir():
-        return False
-    print(f"order-desk: the data dir {data_dir} does not exist (check --data-dir; places and the window "
-          "create it)", file=sys.stderr)
-    return True
+    } | money_json("line_value", row.line_value_pence)
 
 
 def run_items(args: argparse.Namespace, settings: Settings) -> int:
     if missing_data_dir(args):
         return EXIT_INVALID
-    rows = _read(settings, args, lambda service: service.items(band=args.band, customer=args.customer))
+    rows = read_view(settings, args, lambda service: service.items(band=args.band, customer=args.customer))
     if args.json:
         print(json.dumps([item_json(row) for row in rows], indent=2, ensure_ascii=False))
         return EXIT_OK
     if not rows:
         print("No items.")
         return EXIT_OK
+    print(items_text(rows))
+    return EXIT_OK
+
+
+def items_text(rows: list[ItemRow]) -> str:
+    """The rows per band, each band with its £ total, then the total of all shown."""
+    parts = []
     for band in Band:
         in_band = [row for row in rows if row.band is band]
         if not in_band:
             continue
-        print(f"{band.value} ({len(in_band)} {'row' if len(in_band) == 1 else 'rows'})")
-        table = [("CUSTOMER", "ITEM", "UNIT PRICE", "QUANTITY", "ORDERS")] + [
-            (r.customer_id, r.item, str(r.unit_price), str(r.quantity), str(r.orders)) for r in in_band
+        table = [("CUSTOMER", "ITEM", "UNIT PRICE", "QUANTITY", "ORDERS", "LINE VALUE")] + [
+            (r.customer_id, r.item, str(r.unit_price), str(r.quantity), str(r.orders), str(r.line_value))
+            for r in in_band
         ]
-        print(_format_table(table, right_aligned={2, 3, 4}))
-        print()
-    return EXIT_OK
-
-
-def _format_table(table: list[tuple[str, ...]], right_aligned: set[int]) -> str:
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    lines = []
-    for row in table:
-        cells = [cell.rjust(w) if i in right_aligned else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
-        lines.append("  " + "  ".join(cells).rstrip())
-    return "\n".join(lines)
+        # the total of exactly the rows printed (the same read), so the footer always adds up
+        table.append(("total £", "", "", "", "", pounds(sum(r.line_value_pence for r in in_band))))
+        title = f"{band.value} ({counted(len(in_band), 'row')})"
+        parts.append(f"{title}\n{format_table(table, right_aligned={2, 3, 4, 5})}\n")
+    parts.append(f"total £{pounds(sum(r.line_value_pence for r in rows))} ({counted(len(rows), 'row')})")
+    return "\n".join(parts)
 
 
 # -- summary ----------------------------------------------------------------------------------------------------
-def summary_json(summary: Summary) -> dict[str, Any]:
+def band_values(totals: dict[tuple[str, Band], int]) -> dict[Band, int]:
+    """value_totals (per customer and band) summed per band, every band present."""
+    per_band = dict.fromkeys(Band, 0)
+    for (_customer, band), pence in totals.items():
+        per_band[band] += pence
+    return per_band
+
+
+def summary_json(summary: Summary, values: dict[Band, int]) -> dict[str, Any]:
     return {
         "bands": {
-            band.value: {"rows": totals.rows, "quantity": totals.quantity} for band, totals in summary.bands.items()
+            band.value: {"rows": totals.rows, "quantity": totals.quantity} | money_json("value", values[band])
+            for band, totals in summary.bands.items()
         },
+        **money_json("value", sum(values.values())),
         "events_applied": summary.events_applied,
         "quarantined": summary.quarantined,
+        "ignored": summary.ignored,
         "lag": summary.lag.total if summary.lag is not None else None,
     }
 
@@ -216,21 +130,31 @@ def run_summary(args: argparse.Namespace, settings: Settings) -> int:
     if missing_data_dir(args):
         return EXIT_INVALID
     if args.no_sync:
-        summary = _read(settings, args, lambda service: service.read_model.summary(topic=service.topic))
+        summary, values = read_view(settings, args, lambda service: (
+            service.read_model.summary(topic=service.topic), band_values(service.value_totals())))
     else:  # the lag needs one more answer from the broker: within what is left of --sync-timeout
-        summary = _with_live_service(settings, lambda service, left: service.summary(timeout=max(0.5, left)),
-                                     sync_timeout=args.sync_timeout)
+        summary, values = with_live_service(settings, lambda service, left: (
+            service.summary(timeout=max(0.5, left)), band_values(service.value_totals())),
+            sync_timeout=args.sync_timeout)
     if args.json:
-        print(json.dumps(summary_json(summary), indent=2))
+        print(json.dumps(summary_json(summary, values), indent=2))
         return EXIT_OK
-    table = [("BAND", "ROWS", "QUANTITY")] + [
-        (band.value, str(totals.rows), str(totals.quantity)) for band, totals in summary.bands.items()
-    ]
-    print(_format_table(table, right_aligned={1, 2}))
-    print(f"events applied: {summary.events_applied}")
-    print(f"quarantined:    {summary.quarantined}")
-    print(f"lag:            {summary.lag.total if summary.lag is not None else 'unknown (not synced)'}")
+    print(summary_text(summary, values))
     return EXIT_OK
+
+
+def summary_text(summary: Summary, values: dict[Band, int]) -> str:
+    table = [("BAND", "ROWS", "QUANTITY", "VALUE £")] + [
+        (band.value, str(totals.rows), str(totals.quantity), pounds(values[band]))
+        for band, totals in summary.bands.items()
+    ] + [("total", "", "", pounds(sum(values.values())))]
+    return "\n".join([
+        format_table(table, right_aligned={1, 2, 3}),
+        f"events applied: {summary.events_applied}",
+        f"quarantined:    {summary.quarantined}",
+        f"ignored:        {summary.ignored}  (valid events that changed nothing: order-desk ignored)",
+        f"lag:            {summary.lag.total if summary.lag is not None else 'unknown (not synced)'}",
+    ])
 
 
 # -- rebuild ----------------------------------------------------------------------------------------------------
@@ -305,7 +229,7 @@ def run_rebuild(args: argparse.Namespace, settings: Settings) -> int:
             bar.close()
 
     try:
-        outcome = _with_live_service(settings, rebuild, sync_timeout=None, rebuild_outdated=True)
+        outcome = with_live_service(settings, rebuild, sync_timeout=None, rebuild_outdated=True)
     except NotProjectingError as exc:
         outcome, reason = None, str(exc)
     else:

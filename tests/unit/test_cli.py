@@ -36,14 +36,14 @@ def test_invalid_setting_is_reported_with_exit_2(tmp_path: Path):
 def test_help_lists_every_command():
     result = order_desk("--help")
     assert result.returncode == 0
-    for command in ("gui", "broker", "place", "items", "summary", "rebuild"):
+    for command in ("gui", "broker", "place", "items", "summary", "rebuild", "orders", "order", "ignored"):
         assert command in result.stdout
     assert "ORDER_DESK_BOOTSTRAP_SERVERS" in result.stdout
 
 
 def test_read_commands_refuse_a_data_dir_that_does_not_exist(tmp_path: Path):
     missing = tmp_path / "typo"
-    for command in ("summary", "items"):
+    for command in ("summary", "items", "orders", "ignored"):
         result = order_desk("--data-dir", str(missing), command)
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip() == (f"order-desk: the data dir {missing} does not exist (check --data-dir; "

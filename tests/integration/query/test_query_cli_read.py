@@ -38,11 +38,12 @@ def test_items_json_catches_up_then_lists_rows(orders_placed, capsys) -> None:
 
     assert code == 0
     assert json.loads(out) == [
-        {"customer_id": "alice", "item": "Tea", "unit_price": "3.50", "band": "cheap", "quantity": 3, "orders": 2},
-        {"customer_id": "alice", "item": "Teapot", "unit_price": "99.90", "band": "expensive", "quantity": 1,
-         "orders": 1},
-        {"customer_id": "bob", "item": "Scarf", "unit_price": "5.00", "band": "affordable", "quantity": 3,
-         "orders": 1},
+        {"customer_id": "alice", "item": "Tea", "unit_price": "3.50", "unit_price_pence": 350, "band": "cheap",
+         "quantity": 3, "orders": 2, "line_value": "10.50", "line_value_pence": 1050},
+        {"customer_id": "alice", "item": "Teapot", "unit_price": "99.90", "unit_price_pence": 9990,
+         "band": "expensive", "quantity": 1, "orders": 1, "line_value": "99.90", "line_value_pence": 9990},
+        {"customer_id": "bob", "item": "Scarf", "unit_price": "5.00", "unit_price_pence": 500, "band": "affordable",
+         "quantity": 3, "orders": 1, "line_value": "15.00", "line_value_pence": 1500},
     ]
 
 
@@ -60,7 +61,7 @@ def test_items_table_groups_rows_by_band(orders_placed, capsys) -> None:
     assert code == 0
     lines = out.splitlines()
     assert [line for line in lines if line and not line.startswith(" ")] == [
-        "cheap (1 row)", "affordable (1 row)", "expensive (1 row)",
+        "cheap (1 row)", "affordable (1 row)", "expensive (1 row)", "total £125.40 (3 rows)",
     ]
     assert any("Teapot" in line and "99.90" in line for line in lines)
 
@@ -71,12 +72,15 @@ def test_summary_json(orders_placed, capsys) -> None:
     assert code == 0
     assert json.loads(out) == {
         "bands": {
-            "cheap": {"rows": 1, "quantity": 3},
-            "affordable": {"rows": 1, "quantity": 3},
-            "expensive": {"rows": 1, "quantity": 1},
+            "cheap": {"rows": 1, "quantity": 3, "value": "10.50", "value_pence": 1050},
+            "affordable": {"rows": 1, "quantity": 3, "value": "15.00", "value_pence": 1500},
+            "expensive": {"rows": 1, "quantity": 1, "value": "99.90", "value_pence": 9990},
         },
+        "value": "125.40",
+        "value_pence": 12540,
         "events_applied": 3,
         "quarantined": 1,
+        "ignored": 0,
         "lag": 0,
     }
 

@@ -248,8 +248,8 @@ def test_place_wait_on_a_damaged_index_is_visible_only_once_the_view_really_show
     assert "visible" in placed.stdout
     cheap = order_desk(settings, "items", "--band", "cheap", "--json", "--no-sync")
     assert cheap.returncode == 0, cheap.stderr
-    new_row = {"customer_id": "zed", "item": "Kettle", "unit_price": "1.25", "band": "cheap", "quantity": 1,
-               "orders": 1}
+    new_row = {"customer_id": "zed", "item": "Kettle", "unit_price": "1.25", "unit_price_pence": 125, "band": "cheap",
+               "quantity": 1, "orders": 1, "line_value": "1.25", "line_value_pence": 125}
     wanted = sorted([row for row in expected_items if row["band"] == "cheap"] + [new_row],
                     key=lambda row: (row["customer_id"], row["item"], row["unit_price"]))
     assert sorted(json.loads(cheap.stdout), key=lambda row: (row["customer_id"], row["item"],
