@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import platform
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import PySide6
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -19,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -27,12 +24,12 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from desktop_app import __version__
 from desktop_app.command.model import InvalidOrder, PlaceOrder, check
 from desktop_app.query.bands import Band
 from desktop_app.query.view_health import ViewUnavailable
 from desktop_app.ui.bridge import ProjectionBridge
 from desktop_app.ui.desk_actions import QuitGuard, TabExport
+from desktop_app.ui.desk_dialogs import show_about, show_quarantine
 from desktop_app.ui.items_actions import RowActions
 from desktop_app.ui.items_tab import ItemsTableModel, ItemsView
 from desktop_app.ui.order_form import OrderForm
@@ -41,6 +38,7 @@ from desktop_app.ui.receipt_text import (
     ACCEPTED, SENT, SENT_VIEW_BEHIND, VISIBLE, PlacedOrder, receipt_details, receipt_text,
 )
 from desktop_app.ui.status_bar import DeskStatus, DeskStatusBar
+from desktop_app.ui.tab_footer import TabFooter
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +90,8 @@ class MainWindow(QMainWindow):
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addLayout(filters)
         right_layout.addWidget(self.tabs, 1)
+        self.footer = TabFooter()
+        right_layout.addWidget(self.footer)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.form)
         self.splitter.addWidget(right)
@@ -128,6 +128,8 @@ class MainWindow(QMainWindow):
         self.status.quarantineRequested.connect(self.show_quarantine)
         for model in self.models.values():
             model.totalChanged.connect(self._update_tab_titles)
+            model.valueChanged.connect(self._update_footer)
+        self.tabs.currentChanged.connect(self._update_footer)
         self.query.add_listener(self.bridge.on_change)
         self._restore_preferences()
 
@@ -263,6 +265,13 @@ class MainWindow(QMainWindow):
             title = f"{BAND_TITLES[band]} ({self.models[band].total:,})"
             if self.tabs.tabText(index) != title:  # each change lays the tab bar out again
                 self.tabs.setTabText(index, title)
+        self._update_footer()
+
+    def _update_footer(self, *_args: object) -> None:
+        bands = list(Band)
+        index = self.tabs.currentIndex()
+        if 0 <= index < len(bands):
+            self.footer.show_model(self.models[bands[index]], "row", "rows")
 
     _known_customers: tuple[str, ...] | None = None
     _known_customer_set: frozenset[str] = frozenset()
@@ -382,30 +391,10 @@ class MainWindow(QMainWindow):
             self._status_busy = False
 
     def show_quarantine(self) -> None:
-        rows = self.query.quarantined(200)
-        box = QMessageBox(self)
-        box.setWindowTitle("Quarantined records")
-        box.setIcon(QMessageBox.Icon.Information)
-        if not rows:
-            box.setText("No records are quarantined: every record on the topic was a valid event.")
-        else:
-            box.setText(f"{len(rows)} most recent quarantined records (they were skipped, nothing else changed):")
-            lines = [f"{r.quarantined_at:%Y-%m-%d %H:%M:%S}  partition {r.partition} offset {r.offset}: {r.reason}"
-                     for r in rows]
-            box.setDetailedText("\n".join(lines))
-        box.open()
+        show_quarantine(self, self.query)
 
     def show_about(self) -> None:
-        box = QMessageBox(self)
-        box.setWindowTitle("About Order Desk")
-        box.setText(
-            f"<b>Order Desk {__version__}</b><br>Orders as events in Apache Kafka; a live local view per desk.<br><br>"
-            f"Python {platform.python_version()} · PySide6 {PySide6.__version__}<br>"
-            f"Data dir: {self.runtime.settings.data_dir}<br>"
-            f"Kafka: {self.runtime.bootstrap_servers} ({'embedded' if self.runtime.embedded else 'external'})<br>"
-            f"Topic: {self.runtime.settings.topic}"
-        )
-        box.open()
+        show_about(self, self.runtime)
 
     # -- rebuild ---------------------------------------------------------------------------------
     def confirm_rebuild(self) -> None:

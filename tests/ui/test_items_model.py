@@ -14,7 +14,7 @@ from desktop_app.query.bands import Band
 from desktop_app.query.projector import Projector, Record
 from desktop_app.query.schema import ensure_schema, open_engine
 from desktop_app.query.views import ReadModel
-from desktop_app.ui.items_tab import PAGE_SIZE, ItemsTableModel
+from desktop_app.ui.items_tab import COLUMNS, PAGE_SIZE, ItemsTableModel
 
 TOPIC = "orders-items-model"
 
@@ -75,6 +75,10 @@ class CountingReads:
     def rows_for_keys(self, keys):
         self.row_reads += 1
         return self.read_model.rows_for_keys(keys)
+
+
+def column(name: str) -> int:
+    return [column_name for column_name, _title in COLUMNS].index(name)
 
 
 def shown(model: ItemsTableModel) -> list:
@@ -165,7 +169,7 @@ def test_a_burst_of_changed_keys_costs_one_re_read_of_the_shown_rows(view, qtbot
     writer.write(*(order_event(f"c{n:04d}", ("Mug", 650, 1)) for n in range(300)))
     source = CountingReads(read_model)
     model = ItemsTableModel(source, Band.AFFORDABLE)
-    model.sort(5, Qt.SortOrder.DescendingOrder)  # Last ordered, newest first: every key may move a row
+    model.sort(column("last_ordered"), Qt.SortOrder.DescendingOrder)  # newest first: every key may move a row
     reads_before = source.row_reads
     later = datetime(2025, 6, 1, tzinfo=timezone.utc)
     keys = writer.write(*(order_event(f"c{n:04d}", ("Lamp", 2500, 1), at=later) for n in range(0, 300, 2)))
@@ -183,11 +187,27 @@ def test_rows_that_move_out_of_the_loaded_window_leave_it(view, qtbot):
     writer, read_model = view
     writer.write(*(order_event(f"c{n:04d}", ("Mug", 650, 1)) for n in range(PAGE_SIZE + 50)))
     model = ItemsTableModel(read_model, Band.AFFORDABLE)
-    model.sort(4, Qt.SortOrder.AscendingOrder)  # by Orders: a second order moves a row to the end
+    model.sort(column("orders"), Qt.SortOrder.AscendingOrder)  # by Orders: a second order moves a row to the end
     keys = writer.write(*(order_event(f"c{n:04d}", ("Mug", 650, 1), source="again") for n in range(10)))
     model.apply_changed_keys(keys)
     qtbot.waitUntil(lambda: not model.busy, timeout=5000)
     assert shown(model) == view_window(read_model, model)
     assert all(row.orders == 1 for row in shown(model))
     assert (model.rowCount(), model.total) == (PAGE_SIZE, PAGE_SIZE + 50)
+    model.close()
+
+
+def test_the_line_value_column_shows_pounds_and_does_not_resort(view, qtbot):
+    """The line value is computed (quantity x unit price), not a column the read model sorts by: a click
+    on its header leaves the rows in their order instead of failing the read."""
+    writer, read_model = view
+    writer.write(order_event("amy", ("Rug", 1000, 3)), order_event("bob", ("Lamp", 2500, 1)))
+    model = ItemsTableModel(read_model, Band.AFFORDABLE)
+    model.reload()
+    line_value = column("line_value_pence")
+    assert [model.data(model.index(row, line_value)) for row in range(2)] == ["£30.00", "£25.00"]
+    assert model.value_pence == 5500
+    resets = model.resets
+    model.sort(line_value, Qt.SortOrder.DescendingOrder)
+    assert model.resets == resets and model.row_at(0).customer_id == "amy"
     model.close()

@@ -14,7 +14,7 @@ from tests.ui.keyboard import CTRL, focus_customer_box, press, type_order
 from tests.ui.test_main_window import event, produce_from_another_desk
 
 WAIT_MS = 30_000
-HEADER = ["Customer", "Item", "Unit price", "Quantity", "Orders", "Last ordered"]
+HEADER = ["Customer", "Item", "Unit price", "Quantity", "Line value", "Orders", "Last ordered"]
 
 
 def fill_cheap_tab(desk, qtbot, events) -> None:
