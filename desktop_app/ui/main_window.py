@@ -34,9 +34,8 @@ from desktop_app.ui.items_actions import RowActions
 from desktop_app.ui.items_tab import ItemsTableModel, ItemsView
 from desktop_app.ui.order_form import OrderForm
 from desktop_app.ui.rebuild_control import RebuildControl
-from desktop_app.ui.receipt_text import (
-    ACCEPTED, SENT, SENT_VIEW_BEHIND, VISIBLE, PlacedOrder, receipt_details, receipt_text,
-)
+from desktop_app.ui.receipt_follow import ReceiptFollower
+from desktop_app.ui.receipt_text import PlacedOrder
 from desktop_app.ui.status_bar import DeskStatus, DeskStatusBar
 from desktop_app.ui.tab_footer import TabFooter
 
@@ -45,8 +44,6 @@ log = logging.getLogger(__name__)
 ALL_CUSTOMERS = "All customers"
 BAND_TITLES = {Band.CHEAP: "Cheap", Band.AFFORDABLE: "Affordable", Band.EXPENSIVE: "Expensive"}
 STATUS_EVERY_MS = 1000
-PUBLISH_WAIT_S = 24 * 3600.0
-VISIBLE_WAIT_S = 120.0
 # The projector thread is CPU-bound during bursts; a shorter GIL switch interval (default 5 ms) lets
 # the GUI thread win the GIL back quickly after each SQLite call, which releases it.
 GIL_SWITCH_INTERVAL_S = 0.0005
@@ -108,8 +105,7 @@ class MainWindow(QMainWindow):
         self.rebuilds = RebuildControl(self, self.query, self.bridge, self.rebuild_panel, self.rebuild_action,
                                        on_swapped=self.reload_all)
         self._ever_connected = False
-        self._latest_command_id: str | None = None
-        self._receipt_tasks: set[asyncio.Task[None]] = set()
+        self.receipts = ReceiptFollower(self.form, self.command, self.query)
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_EVERY_MS)
         self._status_timer.timeout.connect(self.refresh_status)
@@ -188,8 +184,7 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.query.remove_listener(self.bridge.on_change)
         self._status_timer.stop()
-        for task in self._receipt_tasks:
-            task.cancel()
+        self.receipts.stop()
         for model in self.models.values():
             model.close()
         self._row_reader.shutdown(wait=False, cancel_futures=True)
@@ -245,7 +240,7 @@ class MainWindow(QMainWindow):
 
     def export_current_tab(self) -> None:
         band = list(Band)[self.tabs.currentIndex()]
-        self.tab_export.start(self.models[band], BAND_TITLES[band])
+        self.tab_export.start(self.models[band], BAND_TITLES[band], f"{band.value}-items.csv")
 
     def reload_all(self) -> None:
         self._set_model_filters()
@@ -314,31 +309,7 @@ class MainWindow(QMainWindow):
             self.form.show_receipt(f"Not placed: {exc}")
             return
         self.form.reset()
-        self._latest_command_id = receipt.command_id
-        placed = PlacedOrder.of(check(command))  # the accepted event's customer and lines
-        self._show_receipt(placed, receipt, ACCEPTED)
-        task = asyncio.ensure_future(self._follow_receipt(placed, receipt))
-        self._receipt_tasks.add(task)
-        task.add_done_callback(self._receipt_tasks.discard)
-
-    def _show_receipt(self, placed: PlacedOrder, receipt: Any, state: str) -> None:
-        if receipt.command_id != self._latest_command_id:
-            return
-        self.form.show_receipt(receipt_text(placed, state), receipt_details(receipt))
-
-    async def _follow_receipt(self, placed: PlacedOrder, receipt: Any) -> None:
-        try:
-            published = await self.command.wait_published(receipt.command_id, PUBLISH_WAIT_S)
-            self._show_receipt(placed, published, SENT)
-            loop = asyncio.get_running_loop()
-            visible = await loop.run_in_executor(
-                None, self.query.wait_until_visible, published.partition, published.offset, VISIBLE_WAIT_S
-            )
-            self._show_receipt(placed, published, VISIBLE if visible else SENT_VIEW_BEHIND)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - the receipt stays as it was; the order is safe in the outbox
-            log.exception("following receipt %s failed", receipt.command_id)
+        self.receipts.follow(PlacedOrder.of(check(command)), receipt)  # the accepted event's customer and lines
 
     # -- status ----------------------------------------------------------------------------------
     def _collect_status(self) -> tuple[DeskStatus, Any]:
