@@ -3,8 +3,10 @@
 The batch's view changes, its applied event ids, its quarantined records and the next offset of every
 partition it touched commit together, so the view is exactly-once across crashes and duplicates.
 Which copy of a reused event id counts is decided by `copies` (a function of the log, not of read order);
-an event that stops counting is subtracted exactly through its stored lines (`order_lines`).
-Writes use SQLAlchemy Core statements, batched: one executemany per table per batch.
+what each counted event does to the orders and their lines is decided by `order_book`, and the sums in
+ordered_items are kept by `item_sums` (a cancellation, or an event that stops counting, is subtracted
+exactly through the order's stored lines). Writes are SQLAlchemy Core statements, batched: one
+executemany per table per batch.
 """
 
 from __future__ import annotations
@@ -14,24 +16,26 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Connection, Engine, bindparam, delete, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from desktop_app import contracts
 from desktop_app.query import copies as copies_module
-from desktop_app.query import order_lines
-from desktop_app.query.bands import Band, price_band
+from desktop_app.query import item_sums, order_book
+from desktop_app.query.bands import Band
+from desktop_app.query.event_facts import Facts, RecordLike, event_facts, stored_time
+from desktop_app.query.item_sums import driver_sql
 from desktop_app.query.view_health import STORE_ERRORS
 from desktop_app.query.schema import (
     META_PROJECTION_VERSION,
     PROJECTION_VERSION,
     AppliedEvent,
-    AppliedOrderLines,
     EventCopy,
+    IgnoredEvent,
     OrderedItem,
+    OrderRecord,
     PartitionOffset,
     QuarantinedRecord,
     ReadModelMeta,
@@ -42,23 +46,13 @@ log = logging.getLogger(__name__)
 ITEMS = OrderedItem.__table__
 APPLIED = AppliedEvent.__table__
 COPIES = EventCopy.__table__
-LINES = AppliedOrderLines.__table__
+ORDERS = OrderRecord.__table__
+IGNORED = IgnoredEvent.__table__
 OFFSETS = PartitionOffset.__table__
 QUARANTINE = QuarantinedRecord.__table__
 META = ReadModelMeta.__table__
 
 ViewKey = tuple[str, Band]  # (customer_id, band): the unit the UI re-reads
-
-
-class RecordLike(Protocol):
-    """What the projector reads from a Kafka record (aiokafka's ConsumerRecord fits)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,59 +74,16 @@ class BatchOutcome:
     applied: int  # events that now count in the view (new ids, and lower copies that replaced another)
     duplicates: int  # re-sends: copies with the content of the copy that counts
     quarantined: int  # malformed records, and copies of a reused event id
-
-
-@dataclass(frozen=True, slots=True)
-class _ViewFacts:
-    """What the view takes from one valid event."""
-
-    event_id: bytes
-    partition: int
-    offset: int
-    customer_id: str
-    occurred_at: str  # UTC, as stored (see _stored_time): compares like the time it stands for
-    quantities: dict[tuple[str, int], int]  # (item, unit_price_pence) -> quantity in this order
-    digest: bytes  # contracts.content_digest: same content, same digest
-
-
-@dataclass(slots=True)
-class _RowTotals:
-    band: Band
-    quantity: int
-    orders: int
-    first: str  # stored time text
-    last: str
+    ignored: int = 0  # valid events that change no row (a cancellation of an unknown order, ...)
 
 
 @dataclass(slots=True)
 class _Plan:
     """One batch, decoded and aggregated, ready to write."""
 
-    facts: list[_ViewFacts] = field(default_factory=list)
+    facts: list[Facts] = field(default_factory=list)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
-
-
-def view_facts(record: RecordLike) -> _ViewFacts:
-    """Decode one record into what the view needs, or raise MalformedRecord(reason)."""
-    event = contracts.decode(record.value, record.headers)
-    try:
-        occurred_at = _stored_time(event.occurred_at.astimezone(timezone.utc).replace(tzinfo=None))
-    except (OverflowError, ValueError):
-        raise contracts.MalformedRecord("occurred_at out of range in UTC") from None
-    quantities: dict[tuple[str, int], int] = {}
-    for line in event.payload.lines:
-        key = (line.item, line.unit_price_pence)
-        quantities[key] = quantities.get(key, 0) + line.quantity
-    return _ViewFacts(
-        event_id=event.event_id.bytes,
-        partition=record.partition,
-        offset=record.offset,
-        customer_id=event.payload.customer_id,
-        occurred_at=occurred_at,
-        quantities=quantities,
-        digest=contracts.content_digest(event),
-    )
 
 
 def _headers_json(headers: Iterable[tuple[str, bytes | None]] | None) -> str:
@@ -206,7 +157,7 @@ class Projector:
             if plan.next_offsets.get(record.partition, -1) < next_offset:
                 plan.next_offsets[record.partition] = next_offset
             try:
-                plan.facts.append(view_facts(record))
+                plan.facts.append(event_facts(record))
             except contracts.MalformedRecord as exc:
                 plan.quarantine.append(self._quarantine_row(record, exc.reason))
             except Exception as exc:  # noqa: BLE001 - a record must never stop the projector
@@ -224,30 +175,16 @@ class Projector:
             "value": bytes(value) if value is not None else None,
             "key": bytes(key) if key is not None else None,
             "headers": _headers_json(record.headers),
-            "quarantined_at": _stored_time(_utc_now()),
+            "quarantined_at": stored_time(_utc_now()),
         }
 
     def _apply_plan(self, plan: _Plan) -> BatchOutcome:
         with self.engine.begin() as connection:
             resolved = copies_module.resolve(connection, self.topic, plan.facts)
-            taken_back = order_lines.take_back(connection, resolved.taken_back)  # before: an id replaces itself
-            rows = _aggregate(resolved.counted)
-            if rows:
-                connection.exec_driver_sql(_UPSERT_ITEMS, [
-                    {
-                        "customer_id": customer_id,
-                        "item": item,
-                        "unit_price_pence": price,
-                        "band": totals.band.value,
-                        "quantity": totals.quantity,
-                        "orders": totals.orders,
-                        "first_ordered": totals.first,
-                        "last_ordered": totals.last,
-                    }
-                    for (customer_id, item, price), totals in rows.items()
-                ])
-            order_lines.add_lines(connection, resolved.counted)
-            order_lines.refresh_times(connection, taken_back)  # after: the new lines count too
+            book = order_book.BookOutcome()
+            order_book.take_back(connection, resolved.taken_back, book)  # before: an id replaces itself
+            order_book.apply(connection, resolved.counted, book)
+            item_sums.refresh_times(connection, book.taken)  # after: the new lines count too
             self._write_copies(connection, resolved)
             if plan.quarantine:
                 connection.exec_driver_sql(_INSERT_QUARANTINED, plan.quarantine)
@@ -256,18 +193,17 @@ class Projector:
                     {"topic": self.topic, "partition": partition, "next_offset": next_offset}
                     for partition, next_offset in plan.next_offsets.items()
                 ])
-        changed = {(customer_id, totals.band) for (customer_id, _, _), totals in rows.items()}
-        changed.update((customer_id, price_band(price)) for customer_id, _, price in taken_back)
         return BatchOutcome(
-            changed_keys=frozenset(changed),
+            changed_keys=frozenset(item_sums.row_keys(book.rows)),
             next_offsets=dict(plan.next_offsets),
-            applied=len(resolved.counted),
+            applied=len(resolved.counted) - book.ignored,
             duplicates=resolved.duplicates,
             quarantined=len(plan.quarantine) + resolved.quarantined,
+            ignored=book.ignored,
         )
 
     @staticmethod
-    def _write_copies(connection: Connection, resolved: copies_module.Resolution[_ViewFacts]) -> None:
+    def _write_copies(connection: Connection, resolved: copies_module.Resolution[Facts]) -> None:
         """Which copy of each event id counts, the other copies, and the quarantine of reused ids."""
         if resolved.new_winners:
             connection.exec_driver_sql(_INSERT_APPLIED, resolved.new_winners)
@@ -278,7 +214,7 @@ class Projector:
         if resolved.reused:
             # no value, key or headers: the copy that stopped counting was read earlier, so a row with bytes
             # would depend on read order; the record stays in the log at its position
-            now = _stored_time(_utc_now())
+            now = stored_time(_utc_now())
             connection.exec_driver_sql(_UPSERT_REUSED, [
                 {**row, "value": None, "key": None, "headers": "[]", "quarantined_at": now} for row in resolved.reused
             ])
@@ -289,32 +225,13 @@ class Projector:
     def reset(self) -> None:
         """Empty the view and its tracking state, so the next run replays the log from the beginning."""
         with self.engine.begin() as connection:
-            for table in (ITEMS, APPLIED, COPIES, LINES, OFFSETS, QUARANTINE):
+            for table in (ITEMS, APPLIED, COPIES, ORDERS, IGNORED, OFFSETS, QUARANTINE):
                 connection.execute(delete(table))
             connection.execute(
                 sqlite_insert(META)
                 .values(key=META_PROJECTION_VERSION, value=str(PROJECTION_VERSION))
                 .on_conflict_do_update(index_elements=[META.c.key], set_={"value": str(PROJECTION_VERSION)})
             )
-
-
-def _aggregate(facts: list[_ViewFacts]) -> dict[tuple[str, str, int], _RowTotals]:
-    rows: dict[tuple[str, str, int], _RowTotals] = {}
-    for fact in facts:
-        when = fact.occurred_at
-        for (item, price), quantity in fact.quantities.items():
-            key = (fact.customer_id, item, price)
-            totals = rows.get(key)
-            if totals is None:
-                rows[key] = _RowTotals(price_band(price), quantity, 1, when, when)
-            else:
-                totals.quantity += quantity
-                totals.orders += 1
-                if when < totals.first:
-                    totals.first = when
-                if when > totals.last:
-                    totals.last = when
-    return rows
 
 
 def _merge(outcomes: list[BatchOutcome]) -> BatchOutcome:
@@ -330,36 +247,7 @@ def _merge(outcomes: list[BatchOutcome]) -> BatchOutcome:
         applied=sum(o.applied for o in outcomes),
         duplicates=sum(o.duplicates for o in outcomes),
         quarantined=sum(o.quarantined for o in outcomes),
-    )
-
-
-# The batch writes are Core statements compiled once to SQLite SQL with :name parameters and run with
-# exec_driver_sql: this skips SQLAlchemy's per-row parameter processing, so values are passed as SQLite
-# stores them (times as text in SQLAlchemy's DateTime format).
-_SQLITE_NAMED = sqlite.dialect(paramstyle="named")
-
-
-def _driver_sql(statement: Any) -> str:
-    return str(statement.compile(dialect=_SQLITE_NAMED))
-
-
-def _stored_time(value: datetime) -> str:
-    """A naive UTC time as SQLAlchemy's SQLite DateTime stores it: fixed width, so text order is time order."""
-    return value.isoformat(sep=" ", timespec="microseconds")
-
-
-def _build_items_upsert() -> Any:
-    insert = sqlite_insert(ITEMS)
-    new = insert.excluded
-    return insert.on_conflict_do_update(
-        index_elements=[ITEMS.c.customer_id, ITEMS.c.item, ITEMS.c.unit_price_pence],
-        set_={
-            "quantity": ITEMS.c.quantity + new.quantity,
-            "orders": ITEMS.c.orders + new.orders,
-            # SQLite's two-argument min/max are scalar functions
-            "first_ordered": func.min(ITEMS.c.first_ordered, new.first_ordered),
-            "last_ordered": func.max(ITEMS.c.last_ordered, new.last_ordered),
-        },
+        ignored=sum(o.ignored for o in outcomes),
     )
 
 
@@ -371,10 +259,9 @@ def _build_offset_upsert() -> Any:
     )
 
 
-_UPSERT_ITEMS = _driver_sql(_build_items_upsert())
-_UPSERT_OFFSET = _driver_sql(_build_offset_upsert())
-_INSERT_APPLIED = _driver_sql(APPLIED.insert())
-_INSERT_QUARANTINED = _driver_sql(QUARANTINE.insert().prefix_with("OR IGNORE"))
+_UPSERT_OFFSET = driver_sql(_build_offset_upsert())
+_INSERT_APPLIED = driver_sql(APPLIED.insert())
+_INSERT_QUARANTINED = driver_sql(QUARANTINE.insert().prefix_with("OR IGNORE"))
 
 
 def _build_applied_upsert() -> Any:
@@ -394,10 +281,10 @@ def _build_reused_upsert() -> Any:
     )
 
 
-_UPSERT_APPLIED = _driver_sql(_build_applied_upsert())
-_REPLACE_COPY = _driver_sql(COPIES.insert().prefix_with("OR REPLACE"))
-_UPSERT_REUSED = _driver_sql(_build_reused_upsert())
-_RELEASE_QUARANTINED = _driver_sql(
+_UPSERT_APPLIED = driver_sql(_build_applied_upsert())
+_REPLACE_COPY = driver_sql(COPIES.insert().prefix_with("OR REPLACE"))
+_UPSERT_REUSED = driver_sql(_build_reused_upsert())
+_RELEASE_QUARANTINED = driver_sql(
     delete(QUARANTINE).where(
         QUARANTINE.c.topic == bindparam("topic"),
         QUARANTINE.c.partition == bindparam("partition"),

@@ -7,6 +7,7 @@ and never with a bare `create_all()`, which would also create other stores' tabl
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from sqlmodel import Field, SQLModel
 
 # Bump when the projection's meaning changes (new columns, another band rule): the view is then rebuilt.
 # 2: copies of one event id resolved by position and content (contracts), with per-event lines to take back.
-PROJECTION_VERSION = 2
+# 3: orders (cancellations subtract an order's lines; amendments replace an order), line values and totals.
+PROJECTION_VERSION = 3
 META_PROJECTION_VERSION = "projection_version"
 
 _WITHOUT_ROWID = {"sqlite_with_rowid": False}
@@ -68,24 +70,72 @@ class EventCopy(SQLModel, table=True):
     digest: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
 
 
-class AppliedOrderLines(SQLModel, table=True):
-    """What one counted event added to ordered_items, so that exactly that can be taken back out.
+class OrderStatus(str, Enum):
+    """What became of an order (the orders table's status column)."""
 
-    One row per event, lines packed as JSON, in a rowid table with an index on event_id: rows are
-    appended, and only the small index entries land at random places (as a WITHOUT ROWID table keyed by
-    event_id, or one row per line, this cost as much as the items upsert).
+    PLACED = "placed"
+    CANCELLED = "cancelled"
+    REPLACED = "replaced"  # cancelled by an amendment, which placed the order that replaces it
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class OrderRecord(SQLModel, table=True):
+    """One order: what its OrderPlaced added to ordered_items (its lines), and what became of it.
+
+    status: "placed" (its lines count in ordered_items), "cancelled" or "replaced" (an amendment's
+    cancellation took its lines back out). The lines are kept as placed, so a cancellation, or a lower
+    copy of a reused event id taking over, subtracts exactly what the order added.
     """
 
-    __tablename__ = "order_lines"  # type: ignore[assignment]
-    # no index on customer_id: only a take-back that removes a row's first or last order needs one
-    # (order_lines.refresh_times scans the table then)
+    __tablename__ = "orders"  # type: ignore[assignment]
+    __table_args__ = (
+        Index("ix_orders_customer_placed", "customer_id", "placed_at"),
+        Index("ix_orders_placed", "placed_at"),
+    )
 
-    line_set: int | None = Field(default=None, primary_key=True)  # the rowid
-    event_id: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False, unique=True))
+    seq: int | None = Field(default=None, primary_key=True)  # the rowid: rows are appended
+    order_id: str = Field(sa_column=Column(String(36), nullable=False, unique=True))  # canonical UUID text
+    event_id: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False, unique=True))  # its OrderPlaced
     customer_id: str
-    occurred_at: datetime = Field(sa_column=Column(DateTime(), nullable=False))  # as in ordered_items
-    # JSON [[item, unit_price_pence, quantity], ...]: one entry per ordered_items row, quantities summed
+    placed_at: datetime = Field(sa_column=Column(DateTime(), nullable=False))  # naive UTC, as in ordered_items
+    source: str
+    partition: int
+    offset: int
+    line_count: int
+    total_pence: int
+    status: str  # an OrderStatus value
+    # JSON [[item, unit_price_pence, quantity], ...], the lines as placed
     lines: str
+    replaces: str | None = None  # the order this one replaced (an amendment)
+    replaced_by: str | None = None
+    cancelled_at: datetime | None = Field(default=None, sa_column=Column(DateTime(), nullable=True))
+    reason: str | None = None
+    # the OrderCancelled that applied to it: no index, only a reused id taking over looks it up
+    cancel_event_id: bytes | None = Field(default=None, sa_column=Column(LargeBinary(16), nullable=True))
+    cancel_partition: int | None = None
+    cancel_offset: int | None = None
+    cancel_source: str | None = None
+
+
+class IgnoredEvent(SQLModel, table=True):
+    """A valid event that changes no row: a cancellation of an order the view does not know (or of one
+    already cancelled, or of another customer's), or an order whose id is already taken. Counted and
+    listed, like the quarantine, but the record is a valid event."""
+
+    __tablename__ = "ignored_events"  # type: ignore[assignment]
+    __table_args__ = (Index("ix_ignored_order", "order_id"),)
+
+    event_id: bytes = Field(sa_column=Column(LargeBinary(16), primary_key=True))
+    event_type: str
+    order_id: str
+    customer_id: str
+    partition: int
+    offset: int
+    occurred_at: datetime = Field(sa_column=Column(DateTime(), nullable=False))
+    source: str
+    reason: str
 
 
 class PartitionOffset(SQLModel, table=True):
@@ -127,7 +177,8 @@ READ_MODEL_TABLES = [
     OrderedItem.__table__,
     AppliedEvent.__table__,
     EventCopy.__table__,
-    AppliedOrderLines.__table__,
+    OrderRecord.__table__,
+    IgnoredEvent.__table__,
     PartitionOffset.__table__,
     QuarantinedRecord.__table__,
     ReadModelMeta.__table__,

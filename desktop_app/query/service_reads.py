@@ -6,11 +6,14 @@ ViewUnavailable with one line; so does a read while the view is being rebuilt af
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from desktop_app.query.bands import Band
+from desktop_app.query.orders_view import IgnoredRow, OrderDetail, OrderRow, OrderStatus
 from desktop_app.query.view_health import DamagedView, ViewUnavailable
 from desktop_app.query.views import DEFAULT_ORDER, ItemRow, Lag, QuarantinedRow, ReadModel, Summary, compute_lag
 
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from desktop_app.query.runner import BackgroundProjector
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class ViewReads:
@@ -88,6 +92,27 @@ class ViewReads:
 
     def rows_for_keys(self, keys: Iterable[tuple[str, Band | str]]) -> list[ItemRow]:
         return self._reading(lambda: self.read_model.rows_for_keys(keys))
+
+    # -- orders (see orders_view) -------------------------------------------------------------------------------
+    def orders(self, customer: str | None = None, status: OrderStatus | str | None = None,
+               search: str | None = None, limit: int | None = None, offset: int = 0) -> list[OrderRow]:
+        return self._reading(lambda: self.read_model.orders(customer, status, search, limit, offset))
+
+    def count_orders(self, customer: str | None = None, status: OrderStatus | str | None = None,
+                     search: str | None = None) -> int:
+        return self._reading(lambda: self.read_model.count_orders(customer, status, search))
+
+    def order(self, order_id: uuid.UUID | str) -> OrderDetail | None:
+        return self._reading(lambda: self.read_model.order(order_id))
+
+    def orders_behind(self, customer_id: str, item: str, unit_price_pence: int) -> list[OrderRow]:
+        return self._reading(lambda: self.read_model.orders_behind(customer_id, item, unit_price_pence))
+
+    def ignored(self, limit: int = 100) -> list[IgnoredRow]:
+        return self._reading(lambda: self.read_model.ignored(limit))
+
+    def value_totals(self, customer: str | None = None) -> dict[tuple[str, Band], int]:
+        return self._reading(lambda: self.read_model.value_totals(customer))
 
     def customers(self) -> list[str]:
         return self._reading(self.read_model.customers)

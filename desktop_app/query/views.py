@@ -24,14 +24,18 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from desktop_app.query.bands import Band
+from desktop_app.query.orders_view import OrderReads
+from desktop_app.query.pounds import pence_to_decimal
 from desktop_app.query.schema import (
     AppliedEvent,
+    IgnoredEvent,
     OrderedItem,
     PartitionOffset,
     QuarantinedRecord,
     open_engine,
     stored_projection_version,
 )
+from desktop_app.query.search import like_pattern
 from desktop_app.query.view_files import PointerState, ViewFiles
 from desktop_app.query.view_health import STORE_ERRORS, DamagedView, FileIdentity, ViewUnavailable, corruption_of
 
@@ -39,8 +43,6 @@ T = TypeVar("T")
 FOLLOW_ATTEMPTS = 5  # pointer re-reads when the generation it named is deleted just before it is opened
 _UNREAD: Any = object()
 
-PENCE_PER_POUND = Decimal(100)
-CENT = Decimal("0.01")
 KEYS_PER_QUERY = 500  # customers per query (bound parameters)
 
 SORTABLE_COLUMNS = (
@@ -48,11 +50,6 @@ SORTABLE_COLUMNS = (
 )
 DEFAULT_ORDER = ("customer_id", "item", "unit_price_pence")
 _PRIMARY_KEY = ("customer_id", "item", "unit_price_pence")
-
-
-def pence_to_decimal(pence: int) -> Decimal:
-    """Integer pence as pounds with two decimal places, exactly."""
-    return (Decimal(pence) / PENCE_PER_POUND).quantize(CENT)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -110,6 +107,7 @@ class Summary:
     events_applied: int
     quarantined: int
     lag: Lag | None  # None when the end of the log is unknown (no broker asked)
+    ignored: int = 0  # valid events that changed no row (see order_book)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +141,7 @@ def _item_row(row: Sequence[Any]) -> ItemRow:
     return ItemRow(customer_id, item, price, Band(band), quantity, orders, _as_utc(first), _as_utc(last))
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-class ReadModel:
+class ReadModel(OrderReads):
     """Reads of the current generation of one read model. Cheap to share between threads.
 
     `db_path` is the read model's base path; `engine` pins the reads to that engine (no pointer followed).
@@ -284,7 +277,7 @@ class ReadModel:
         if customer is not None:
             where.append(col(OrderedItem.customer_id) == customer)
         if search:
-            pattern = _like_pattern(search)
+            pattern = like_pattern(search)
             where.append(or_(
                 col(OrderedItem.item).like(pattern, escape="\\"),
                 col(OrderedItem.customer_id).like(pattern, escape="\\"),
@@ -367,7 +360,7 @@ class ReadModel:
     def summary(self, end_offsets: Mapping[int, int] | None = None, topic: str | None = None) -> Summary:
         """Totals per band, events applied, quarantined count; lag if the log's end offsets are given."""
 
-        def read(session: Session) -> tuple[dict[Band, BandTotals], int, int, dict[int, int]]:
+        def read(session: Session) -> tuple[dict[Band, BandTotals], int, int, int, dict[int, int]]:
             totals = {
                 Band(band): BandTotals(rows, quantity or 0)
                 for band, rows, quantity in session.exec(
@@ -378,12 +371,13 @@ class ReadModel:
             }
             applied = session.exec(select(func.count()).select_from(AppliedEvent)).one()
             quarantined = session.exec(select(func.count()).select_from(QuarantinedRecord)).one()
-            return totals, applied, quarantined, self._stored_offsets(session, topic)
+            ignored = session.exec(select(func.count()).select_from(IgnoredEvent)).one()
+            return totals, applied, quarantined, ignored, self._stored_offsets(session, topic)
 
-        totals, applied, quarantined, stored = self._read(read)
+        totals, applied, quarantined, ignored, stored = self._read(read)
         bands = {band: totals.get(band, BandTotals(0, 0)) for band in Band}
         lag = compute_lag(end_offsets, stored) if end_offsets is not None else None
-        return Summary(bands, applied, quarantined, lag)
+        return Summary(bands, applied, quarantined, lag, ignored)
 
     def events_applied(self) -> int:
         return self._read(lambda session: session.exec(select(func.count()).select_from(AppliedEvent)).one())

@@ -56,3 +56,32 @@ def order_event(customer: str, *lines: tuple[str, int, int], at: datetime | None
         source=source,
         occurred_at=at or datetime(2025, 1, 1, tzinfo=timezone.utc),
     )
+
+
+def cancel_event(placed: contracts.EventEnvelope, *, reason: str = "", at: datetime | None = None,
+                 customer: str | None = None, source: str = "test") -> contracts.CancelEnvelope:
+    """The OrderCancelled of a placed order (or, with `customer`, one naming another customer)."""
+    return contracts.new_order_cancelled(
+        order_id=placed.payload.order_id,
+        customer_id=customer or placed.payload.customer_id,
+        command_id=f"cancel-{placed.payload.order_id}",
+        reason=reason,
+        source=source,
+        occurred_at=at or datetime(2025, 1, 2, tzinfo=timezone.utc),
+    )
+
+
+def amendment_events(placed: contracts.EventEnvelope, *lines: tuple[str, int, int], at: datetime | None = None,
+                     source: str = "test") -> tuple[contracts.CancelEnvelope, contracts.EventEnvelope]:
+    """An amendment of a placed order, as the outbox writes it: its cancellation, then the order replacing it."""
+    when = at or datetime(2025, 1, 2, tzinfo=timezone.utc)
+    cancel = cancel_event(placed, reason="amended", at=when, source=source)
+    replacement = contracts.new_order_placed(
+        customer_id=placed.payload.customer_id,
+        command_id=cancel.payload.command_id,
+        lines=[contracts.OrderLine(item=i, unit_price_pence=p, quantity=q) for i, p, q in lines],
+        source=source,
+        occurred_at=when,
+        replaces=placed.payload.order_id,
+    )
+    return cancel, replacement

@@ -26,7 +26,7 @@ class RecordFactory:
     def _next(self, partition: int) -> int:
         return next(self._offsets.setdefault(partition, itertools.count()))
 
-    def event(self, event: contracts.EventEnvelope, partition: int = 0) -> Record:
+    def event(self, event: contracts.Event, partition: int = 0) -> Record:
         wire = contracts.encode(event)
         return Record(TOPIC, partition, self._next(partition), wire.value, wire.key, wire.headers)
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from desktop_app import contracts
 from desktop_app.query import projector as projector_module
 from desktop_app.query.bands import Band, price_band
+from desktop_app.query import order_book
 from desktop_app.query.projector import Projector
 from desktop_app.query.schema import PROJECTION_VERSION, ensure_schema, open_engine
 from desktop_app.query.views import ReadModel
@@ -199,14 +200,14 @@ def test_a_batch_is_one_transaction_and_a_locked_database_is_retried(db_path, re
 def test_a_record_that_cannot_be_written_is_quarantined_not_retried_forever(
     projector, read_model, records, monkeypatch
 ) -> None:
-    real_aggregate = projector_module._aggregate
+    real_apply = order_book.apply
 
-    def aggregate_failing_on_poison(facts):
+    def apply_failing_on_poison(connection, facts, outcome):
         if any(f.customer_id == "poison" for f in facts):
             raise RuntimeError("cannot write this one")
-        return real_aggregate(facts)
+        return real_apply(connection, facts, outcome)
 
-    monkeypatch.setattr(projector_module, "_aggregate", aggregate_failing_on_poison)
+    monkeypatch.setattr(order_book, "apply", apply_failing_on_poison)
     outcome = projector.apply([
         records.event(order("gus", ("A", 100, 1))),
         records.event(order("poison", ("B", 100, 1))),
