@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,10 +13,13 @@ from typing import Literal
 from aiokafka.errors import KafkaError
 
 from desktop_app.broker import BrokerError, EmbeddedBroker, MissingPrerequisite, ensure_jars
+from desktop_app import contracts
 from desktop_app.broker.topics import TopicInfo, ensure_topic
+from desktop_app.command.order_lookup import KnownOrder, LookupUnavailable, OrderLookup
 from desktop_app.command.service import CommandService
 from desktop_app.query.runner import ProjectorOptions
 from desktop_app.query.service import QueryService
+from desktop_app.query.view_health import ViewUnavailable
 from desktop_app.settings import Settings
 
 UNREACHABLE = (BrokerError, MissingPrerequisite, KafkaError, OSError, asyncio.TimeoutError)
@@ -91,8 +95,33 @@ async def open_broker(settings: Settings) -> AsyncIterator[str]:
 # -- the two sides -------------------------------------------------------------------------------------
 
 
-def command_service(settings: Settings, bootstrap_servers: str, *, stop_flush_s: float = 2.0) -> CommandService:
-    """`stop_flush_s`: how long stopping may still try to publish what is pending."""
+class QueryOrderLookup:
+    """The command side's OrderLookup port, answered by the query side's public API (`QueryService.order`):
+    the command side learns of other desks' orders and cancellations without opening the read model."""
+
+    def __init__(self, query: QueryService) -> None:
+        self._query = query
+
+    def known_order(self, order_id: uuid.UUID) -> KnownOrder | None:
+        try:
+            detail = self._query.order(order_id)
+        except ViewUnavailable as exc:
+            raise LookupUnavailable(str(exc)) from exc
+        if detail is None:
+            return None
+        return KnownOrder(
+            order_id=detail.order.order_id,
+            customer_id=detail.order.customer_id,
+            standing=detail.order.status == "placed",  # not cancelled, not replaced by an amendment
+            lines=tuple(contracts.OrderLine(item=line.item, unit_price_pence=line.unit_price_pence,
+                                            quantity=line.quantity) for line in detail.lines),
+        )
+
+
+def command_service(settings: Settings, bootstrap_servers: str, *, stop_flush_s: float = 2.0,
+                    order_lookup: OrderLookup | None = None) -> CommandService:
+    """`stop_flush_s`: how long stopping may still try to publish what is pending. `order_lookup`: what is
+    known of orders placed elsewhere (e.g. `QueryOrderLookup(query)`), for cancel and amend."""
     client_kwargs = settings.kafka_client_kwargs(bootstrap_servers)
 
     async def provision(topic: str) -> TopicInfo:  # for orders queued earlier for another topic
@@ -100,7 +129,7 @@ def command_service(settings: Settings, bootstrap_servers: str, *, stop_flush_s:
                                   settings.min_insync_replicas)
 
     return CommandService(settings.command_db_path, client_kwargs, settings.topic, settings.client_id,
-                          provision_topic=provision, stop_flush_s=stop_flush_s)
+                          provision_topic=provision, stop_flush_s=stop_flush_s, order_lookup=order_lookup)
 
 
 def query_service(settings: Settings, bootstrap_servers: str, *, rebuild_outdated: bool = True,
@@ -116,11 +145,13 @@ def query_service(settings: Settings, bootstrap_servers: str, *, rebuild_outdate
 
 
 @asynccontextmanager
-async def open_command_service(settings: Settings, *, stop_flush_s: float = 2.0) -> AsyncIterator[CommandService]:
+async def open_command_service(settings: Settings, *, stop_flush_s: float = 2.0,
+                               order_lookup: OrderLookup | None = None) -> AsyncIterator[CommandService]:
     """The outbox and its relay, without contacting the broker: accepting an order never waits for Kafka.
     The relay publishes as soon as the broker answers (see `connect_broker` for starting it)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    service = command_service(settings, known_bootstrap_servers(settings), stop_flush_s=stop_flush_s)
+    service = command_service(settings, known_bootstrap_servers(settings), stop_flush_s=stop_flush_s,
+                              order_lookup=order_lookup)
     await service.start()
     try:
         yield service
@@ -143,9 +174,9 @@ class DeskRuntime:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.bootstrap_servers = known_bootstrap_servers(settings)
-        self.command = command_service(settings, self.bootstrap_servers)
         self.query = query_service(settings, self.bootstrap_servers, isolation=settings.projector_isolation,
                                    broker_starting=settings.embedded)
+        self.command = command_service(settings, self.bootstrap_servers, order_lookup=QueryOrderLookup(self.query))
         self.connection: BrokerConnection | None = None
         self.broker_error: str | None = None
         self._started_broker = False

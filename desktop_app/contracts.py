@@ -184,16 +184,18 @@ def parse_event_json(data: bytes | str) -> Event:
     return _EVENT.validate_json(data)
 
 
+def _new_fact(event_type: str, source: str, occurred_at: datetime | None) -> dict[str, Any]:
+    """The envelope fields of a new event: a fresh id, this version, now (unless given)."""
+    return {"event_id": uuid.uuid4(), "event_type": event_type, "schema_version": SCHEMA_VERSION,
+            "occurred_at": occurred_at or datetime.now(timezone.utc), "source": source}
+
+
 def new_order_placed(
     *, customer_id: str, command_id: str, lines: list[OrderLine] | tuple[OrderLine, ...], source: str,
     order_id: uuid.UUID | None = None, occurred_at: datetime | None = None, replaces: uuid.UUID | None = None,
 ) -> EventEnvelope:
     return EventEnvelope(
-        event_id=uuid.uuid4(),
-        event_type=ORDER_PLACED,
-        schema_version=SCHEMA_VERSION,
-        occurred_at=occurred_at or datetime.now(timezone.utc),
-        source=source,
+        **_new_fact(ORDER_PLACED, source, occurred_at),
         payload=OrderPlacedV1(
             order_id=order_id or uuid.uuid4(),
             customer_id=customer_id,
@@ -209,11 +211,7 @@ def new_order_cancelled(
     occurred_at: datetime | None = None,
 ) -> CancelEnvelope:
     return CancelEnvelope(
-        event_id=uuid.uuid4(),
-        event_type=ORDER_CANCELLED,
-        schema_version=SCHEMA_VERSION,
-        occurred_at=occurred_at or datetime.now(timezone.utc),
-        source=source,
+        **_new_fact(ORDER_CANCELLED, source, occurred_at),
         payload=OrderCancelledV1(order_id=order_id, customer_id=customer_id, command_id=command_id, reason=reason),
     )
 
@@ -245,15 +243,20 @@ def event_key(customer_id: str) -> bytes:
     return customer_id.encode("utf-8")
 
 
+def headers_of(event_type: str, schema_version: int = SCHEMA_VERSION) -> tuple[tuple[str, bytes], ...]:
+    """The record headers of an event of this type and version: the one place they are written."""
+    return (
+        (HEADER_EVENT_TYPE, event_type.encode("ascii")),
+        (HEADER_SCHEMA_VERSION, str(schema_version).encode("ascii")),
+        (HEADER_CONTENT_TYPE, b"application/json"),
+    )
+
+
 def encode(event: Event) -> KafkaRecord:
     return KafkaRecord(
         key=event_key(event.payload.customer_id),
         value=event_json(event),
-        headers=(
-            (HEADER_EVENT_TYPE, event.event_type.encode("ascii")),
-            (HEADER_SCHEMA_VERSION, str(event.schema_version).encode("ascii")),
-            (HEADER_CONTENT_TYPE, b"application/json"),
-        ),
+        headers=headers_of(event.event_type, event.schema_version),
     )
 
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from desktop_app import contracts
 
 MAX_COMMAND_ID = 128
+T = TypeVar("T")
 _MAX_POUNDS = Decimal(contracts.MAX_PRICE_PENCE).scaleb(-2)
 _POUND_SIGN = "£"
 # Unicode categories refused inside labels: control chars, lone surrogates (not encodable as UTF-8),
@@ -50,7 +52,8 @@ class Problem(NamedTuple):
         match = re.fullmatch(r"line\[(\d+)\]\.(\w+)", self.field)
         if match:
             return f"Line {match[1]} {match[2]}"
-        return {"customer": "Customer", "lines": "Lines", "command_id": "Command id"}.get(
+        return {"customer": "Customer", "lines": "Lines", "command_id": "Command id", "order_id": "Order id",
+                "reason": "Reason"}.get(
             self.field, self.field
         )
 
@@ -210,6 +213,16 @@ def item_name_of(value: object) -> str:
     return _label_of(value, contracts.MAX_ITEM)
 
 
+def reason_of(value: object) -> str:
+    """A free-text reason (of a cancellation): the label rule up to MAX_REASON characters, except that
+    it may be empty (no reason given). Trimmed, NFC; no control or direction-control characters."""
+    if isinstance(value, str) and not value.strip():
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    return _label_of(value, contracts.MAX_REASON)
+
+
 def _label_of(value: object, max_length: int) -> str:
     if not isinstance(value, str):
         raise ValueError("is required")
@@ -256,22 +269,35 @@ def _is_decimal_number(text: str) -> bool:
         return False
 
 
+def parse_noting(problems: list[Problem], field_name: str, parse: Callable[[Any], T], value: object) -> T | None:
+    """parse(value), or None with its ValueError noted as a problem of `field_name`."""
+    try:
+        return parse(value)
+    except ValueError as exc:
+        problems.append(Problem(field_name, str(exc)))
+        return None
+
+
 def _examine(cmd: PlaceOrder) -> tuple[ValidOrder | None, tuple[Problem, ...]]:
     problems: list[Problem] = []
 
-    def take(where: str | tuple[int, str], parse, *args):  # type: ignore[no-untyped-def]
-        """parse(*args), or None with the problem noted; `where` is a field or (line number, line field)."""
-        try:
-            return parse(*args)
-        except ValueError as exc:
-            field_name = where if isinstance(where, str) else f"line[{where[0]}].{where[1]}"
-            problems.append(Problem(field_name, str(exc)))
-            return None
+    customer_id = parse_noting(problems, "customer", customer_id_of, cmd.customer_id)
+    command_id = parse_noting(problems, "command_id", check_command_id, cmd.command_id)
 
-    customer_id = take("customer", customer_id_of, cmd.customer_id)
-    command_id = take("command_id", check_command_id, cmd.command_id)
+    lines, line_problems = examine_lines(cmd.lines)
+    problems.extend(line_problems)
 
-    raw_lines = cmd.lines if isinstance(cmd.lines, tuple) else ()
+    if problems:
+        return None, tuple(problems)
+    assert customer_id is not None and command_id is not None
+    return ValidOrder(customer_id=customer_id, command_id=command_id, lines=lines), ()
+
+
+def examine_lines(raw: object) -> tuple[tuple[contracts.OrderLine, ...], tuple[Problem, ...]]:
+    """The order lines as typed, checked: (the valid lines, every problem). The one line rule, for
+    placing and amending alike; the lines count only when there are no problems."""
+    problems: list[Problem] = []
+    raw_lines = raw if isinstance(raw, tuple) else ()
     if not raw_lines:
         problems.append(Problem("lines", "at least one line is required"))
     elif len(raw_lines) > contracts.MAX_LINES:
@@ -282,13 +308,9 @@ def _examine(cmd: PlaceOrder) -> tuple[ValidOrder | None, tuple[Problem, ...]]:
         if not isinstance(line, LineInput):
             problems.append(Problem(f"line[{number}].item", "is not an order line"))
             continue
-        item = take((number, "item"), item_name_of, line.item)
-        pence = take((number, "price"), parse_price_pence, line.price)
-        quantity = take((number, "quantity"), parse_quantity, line.quantity)
+        item = parse_noting(problems, f"line[{number}].item", item_name_of, line.item)
+        pence = parse_noting(problems, f"line[{number}].price", parse_price_pence, line.price)
+        quantity = parse_noting(problems, f"line[{number}].quantity", parse_quantity, line.quantity)
         if item is not None and pence is not None and quantity is not None:
             lines.append(contracts.OrderLine(item=item, unit_price_pence=pence, quantity=quantity))
-
-    if problems:
-        return None, tuple(problems)
-    assert customer_id is not None and command_id is not None
-    return ValidOrder(customer_id=customer_id, command_id=command_id, lines=tuple(lines)), ()
+    return tuple(lines), tuple(problems)

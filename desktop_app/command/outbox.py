@@ -10,6 +10,14 @@ column: opening one adds it and gives every existing row the topic of the proces
 desk's configured topic at migration time, the best knowledge there is: schema 1 always published to the
 configured topic). Schema 1 apps cannot open a migrated file (the version check refuses it).
 
+Two event types (schema 3): OrderPlaced and OrderCancelled; each row records its `event_type`, so the
+relay sends the stored JSON with that type's headers. Schema 2 files held only OrderPlaced rows: opening
+one adds the column with that value. A row's `command_id` column is its outbox key: the command id
+itself, except for the OrderCancelled of an amendment, which shares its command id with the amendment's
+new OrderPlaced and is keyed `command_id + CANCELS_KEY` (a typed command id never holds a control
+character, so no command can collide with it). `receipt(command_id)` of an amendment is the new order's.
+Several events of one command are added in one transaction (`Outbox.change`): all or none.
+
 Plain `sqlite3` rather than SQLAlchemy: one small table, and writers need `BEGIN IMMEDIATE` so that two
 processes (the GUI and the CLI) queue up on the write lock instead of failing to upgrade a read lock.
 The connection is shared by threads under a lock (the service runs slow fsync-ing writes off the event
@@ -34,7 +42,8 @@ from desktop_app import contracts
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+CANCELS_KEY = "\x00cancels"  # outbox key suffix of an amendment's OrderCancelled (see the module doc)
 BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -43,6 +52,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     command_id   TEXT    NOT NULL UNIQUE,
     event_id     TEXT    NOT NULL UNIQUE,
     order_id     TEXT    NOT NULL,
+    event_type   TEXT    NOT NULL DEFAULT 'OrderPlaced',
     customer_id  TEXT    NOT NULL,
     topic        TEXT    NOT NULL,
     event_json   BLOB    NOT NULL,
@@ -53,11 +63,16 @@ CREATE TABLE IF NOT EXISTS outbox (
     "offset"     INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE published_at IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_order ON outbox (order_id);
 """
 _SCHEMA_STATEMENTS = [s.strip() for s in _SCHEMA.split(";") if s.strip()]
 # Schema 1 -> 2: the topic column, filled with the opening process's topic.
 _ADD_TOPIC = "ALTER TABLE outbox ADD COLUMN topic TEXT NOT NULL DEFAULT ''"
 _FILL_TOPIC = "UPDATE outbox SET topic = ? WHERE topic = ''"
+# Schema 2 -> 3: the event type column; schema 2 held only OrderPlaced rows.
+_ADD_EVENT_TYPE = "ALTER TABLE outbox ADD COLUMN event_type TEXT NOT NULL DEFAULT 'OrderPlaced'"
+# The relay sends the stored JSON with its type's headers (contracts.headers_of), instead of parsing and
+# re-encoding each event.
 
 ReceiptStatus = Literal["accepted", "published"]
 
@@ -69,6 +84,7 @@ class Receipt:
     accepted: the event is durably in the outbox and will be published.
     published: the broker acknowledged it at (partition, offset), the consistency token. The offset
     is None in the rare case the broker answered a retried send as a duplicate without its offset.
+    `order_id`: the order placed, or for a cancellation the order cancelled.
     """
 
     order_id: uuid.UUID
@@ -93,7 +109,8 @@ class PendingEvent:
     """An accepted event not yet acknowledged by the broker.
 
     `event_json` is the event exactly as `contracts.encode` writes a record's value (the outbox stores
-    `model_dump_json()`), so the relay sends it as it is; `event` parses it, for whoever needs the fields.
+    `contracts.event_json`), so the relay sends it as it is, with `headers`; `event` parses it, for
+    whoever needs the fields. `command_id` is the outbox key (see the module doc).
     """
 
     seq: int
@@ -103,10 +120,15 @@ class PendingEvent:
     topic: str  # where it was accepted to go
     event_json: bytes
     attempted_at: float | None
+    event_type: str = contracts.ORDER_PLACED
 
     @property
-    def event(self) -> contracts.EventEnvelope:
-        return contracts.EventEnvelope.model_validate_json(self.event_json)
+    def event(self) -> contracts.Event:
+        return contracts.parse_event_json(self.event_json)
+
+    @property
+    def headers(self) -> list[tuple[str, bytes]]:
+        return list(contracts.headers_of(self.event_type))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +138,45 @@ class Acknowledgement:
     offset: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """The event stored under an outbox key, its receipt and the topic it was accepted for."""
+
+    event: contracts.Event
+    receipt: Receipt
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class OwnOrder:
+    """What this outbox knows of an order: placed here (then its customer), cancelled here."""
+
+    order_id: uuid.UUID
+    placed: contracts.OrderPlacedV1 | None
+    cancelled: bool
+
+
 class CommandIdReused(ValueError):
-    """The command id was already used for a different order (other customer, lines or topic)."""
+    """The command id was already used for a different command (other event, customer, lines, order,
+    reason or topic)."""
 
     def __init__(self, command_id: str) -> None:
         super().__init__(f"command id {command_id!r} was already used for a different order")
         self.command_id = command_id
+
+
+def same_command(first: contracts.Event, again: contracts.Event) -> bool:
+    """Whether two events say what one command says (a resubmission, not a reuse of its id).
+
+    An OrderPlaced: the customer, lines and replaced order (its own order id is fresh each time). An
+    OrderCancelled: the order cancelled, its customer and the reason.
+    """
+    if first.event_type != again.event_type:
+        return False
+    a, b = first.payload, again.payload
+    if isinstance(a, contracts.OrderPlacedV1) and isinstance(b, contracts.OrderPlacedV1):
+        return (a.customer_id, a.lines, a.replaces) == (b.customer_id, b.lines, b.replaces)
+    return (a.order_id, a.customer_id, a.reason) == (b.order_id, b.customer_id, b.reason)  # type: ignore[union-attr]
 
 
 class OutboxVersionError(RuntimeError):
@@ -135,7 +190,7 @@ def _receipt(row: Sequence[object]) -> Receipt:
     order_id, command_id, published_at, partition, offset, event_id = row
     return Receipt(
         order_id=uuid.UUID(str(order_id)),
-        command_id=str(command_id),
+        command_id=str(command_id).partition(CANCELS_KEY)[0],
         status="accepted" if published_at is None else "published",
         partition=None if partition is None else int(partition),  # type: ignore[call-overload]
         offset=None if offset is None else int(offset),  # type: ignore[call-overload]
@@ -178,6 +233,8 @@ class Outbox:
                     conn.execute(_ADD_TOPIC)
                     filled = conn.execute(_FILL_TOPIC, (topic,)).rowcount
                     log.warning("outbox %s: recorded topic %r for its %d earlier events", self.path, topic, filled)
+                if columns and "event_type" not in columns:  # schema 1 or 2: OrderPlaced rows only
+                    conn.execute(_ADD_EVENT_TYPE)
                 for statement in _SCHEMA_STATEMENTS:  # not executescript(): it would COMMIT first
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -225,36 +282,22 @@ class Outbox:
         seen before, gets its first receipt. CommandIdReused (for any event) rolls the whole batch back.
         """
         outcomes: list[tuple[Receipt, bool]] = []
-        with self._write() as conn:
-            accepted_at = _now()
+        with self.change() as change:
             for event in events:
-                payload = event.payload
-                created = conn.execute(
-                    "INSERT INTO outbox (command_id, event_id, order_id, customer_id, topic, event_json, accepted_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (command_id) DO NOTHING",
-                    (
-                        payload.command_id,
-                        str(event.event_id),
-                        str(payload.order_id),
-                        payload.customer_id,
-                        self.topic,
-                        event.model_dump_json().encode("utf-8"),
-                        accepted_at,
-                    ),
-                ).rowcount == 1
-                if created:
-                    receipt = Receipt(payload.order_id, payload.command_id, "accepted", None, None, event.event_id)
+                first = change.stored(event.payload.command_id)
+                if first is None:
+                    outcomes.append((change.add(event.payload.command_id, event), True))
                 else:
-                    row = conn.execute(
-                        f"SELECT {_RECEIPT_COLUMNS}, topic, event_json FROM outbox WHERE command_id = ?",
-                        (payload.command_id,),
-                    ).fetchone()
-                    first = contracts.EventEnvelope.model_validate_json(row[-1]).payload
-                    if (first.customer_id, first.lines, row[-2]) != (payload.customer_id, payload.lines, self.topic):
-                        raise CommandIdReused(payload.command_id)  # rolls back the whole batch
-                    receipt = _receipt(row[:-2])
-                outcomes.append((receipt, created))
+                    change.check_same(first, event)  # rolls back the whole batch if not
+                    outcomes.append((first.receipt, False))
         return outcomes
+
+    @contextmanager
+    def change(self) -> Iterator[OutboxChange]:
+        """One write transaction (BEGIN IMMEDIATE): what is added in it is stored at once, or not at all
+        (an exception rolls it back). Other processes' writers wait meanwhile, so what it reads stays true."""
+        with self._write() as conn:
+            yield OutboxChange(conn, self.topic, _now())
 
     def mark_attempted(self, seqs: Iterable[int], at: float | None = None) -> None:
         """Note the first time these events were handed to a producer (bounds a later log search)."""
@@ -291,8 +334,8 @@ class Outbox:
         """The oldest unpublished events, in submission order."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT seq, command_id, event_id, customer_id, topic, event_json, attempted_at FROM outbox"
-                " WHERE published_at IS NULL ORDER BY seq LIMIT ?",
+                "SELECT seq, command_id, event_id, customer_id, topic, event_json, attempted_at, event_type"
+                " FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?",
                 (limit,),
             ).fetchall()
         return [
@@ -304,8 +347,9 @@ class Outbox:
                 topic=topic,
                 event_json=bytes(event_json),
                 attempted_at=attempted_at,
+                event_type=event_type,
             )
-            for seq, command_id, event_id, customer_id, topic, event_json, attempted_at in rows
+            for seq, command_id, event_id, customer_id, topic, event_json, attempted_at, event_type in rows
         ]
 
     def receipts(self) -> list[Receipt]:
@@ -313,3 +357,48 @@ class Outbox:
         with self._read() as conn:
             rows = conn.execute(f"SELECT {_RECEIPT_COLUMNS} FROM outbox ORDER BY seq").fetchall()
         return [_receipt(row) for row in rows]
+
+
+class OutboxChange:
+    """The reads and writes of one `Outbox.change()` transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, topic: str, accepted_at: str) -> None:
+        self._conn, self._topic, self._accepted_at = conn, topic, accepted_at
+
+    def stored(self, key: str) -> StoredEvent | None:
+        """The event stored under this outbox key, if any."""
+        row = self._conn.execute(
+            f"SELECT {_RECEIPT_COLUMNS}, topic, event_json FROM outbox WHERE command_id = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        return StoredEvent(contracts.parse_event_json(row[-1]), _receipt(row[:-2]), row[-2])
+
+    def check_same(self, first: StoredEvent, again: contracts.Event) -> None:
+        """CommandIdReused unless `again` is a resubmission of `first`'s command, for the same topic."""
+        if first.topic != self._topic or not same_command(first.event, again):
+            raise CommandIdReused(again.payload.command_id)
+
+    def own_order(self, order_id: uuid.UUID) -> OwnOrder | None:
+        """What this outbox accepted about the order for this topic (published or not), or None if nothing.
+        Another topic's orders do not count: a cancellation published here could never meet them."""
+        rows = self._conn.execute(
+            "SELECT event_type, event_json FROM outbox WHERE order_id = ? AND topic = ? ORDER BY seq",
+            (str(order_id), self._topic),
+        ).fetchall()
+        if not rows:
+            return None
+        placed = [contracts.parse_event_json(data).payload for kind, data in rows if kind == contracts.ORDER_PLACED]
+        cancelled = any(kind == contracts.ORDER_CANCELLED for kind, _ in rows)
+        return OwnOrder(order_id, placed[0] if placed else None, cancelled)  # type: ignore[arg-type]
+
+    def add(self, key: str, event: contracts.Event) -> Receipt:
+        """Store the event under a new outbox key (IntegrityError if the key is taken: use `stored`)."""
+        payload = event.payload
+        self._conn.execute(
+            "INSERT INTO outbox (command_id, event_id, order_id, event_type, customer_id, topic, event_json,"
+            " accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, str(event.event_id), str(payload.order_id), event.event_type, payload.customer_id, self._topic,
+             contracts.event_json(event), self._accepted_at),
+        )
+        return Receipt(payload.order_id, payload.command_id, "accepted", None, None, event.event_id)

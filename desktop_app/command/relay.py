@@ -65,15 +65,6 @@ from desktop_app.kafka_errors import explain_unreachable
 log = logging.getLogger(__name__)
 
 
-# The headers `contracts.encode` gives every OrderPlaced v1 record (the only event the outbox holds). The
-# relay sends the stored JSON with them, instead of parsing and re-encoding each event.
-ORDER_PLACED_HEADERS = [
-    (contracts.HEADER_EVENT_TYPE, contracts.ORDER_PLACED.encode("ascii")),
-    (contracts.HEADER_SCHEMA_VERSION, str(contracts.SCHEMA_VERSION).encode("ascii")),
-    (contracts.HEADER_CONTENT_TYPE, b"application/json"),
-]
-
-
 @dataclass(frozen=True, slots=True)
 class RelayOptions:
     batch_size: int = 500
@@ -332,7 +323,7 @@ class Relay:
                 futures.append(
                     await producer.send(
                         pending.topic, pending.event_json, key=pending.customer_id.encode("utf-8"),
-                        headers=ORDER_PLACED_HEADERS,
+                        headers=pending.headers,  # the stored JSON as it is, with its type's headers
                     )
                 )
             except Exception as exc:  # the rest stays pending; what was handed over is awaited below

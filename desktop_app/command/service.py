@@ -4,6 +4,8 @@
     await service.start()                       # opens the outbox, starts the relay
     receipt = await service.place_order(cmd)    # InvalidOrder, or an "accepted" receipt
     receipts = await service.place_orders(cmds) # many at once, in one transaction: all or none
+    receipt = await service.cancel_order(CancelOrder(order_id, reason))      # InvalidOrder, or a receipt
+    receipt = await service.amend_order(AmendOrder(order_id, lines))         # the new order's receipt
     receipt = await service.wait_published(cmd.command_id, timeout=5)
     await service.stop()
 """
@@ -16,8 +18,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from desktop_app.command import model
+from desktop_app.command import model, order_changes
 from desktop_app.command.model import InvalidOrder, InvalidOrders, PlaceOrder, Problem
+from desktop_app.command.order_changes import AmendOrder, CancelOrder, OrderChange
+from desktop_app.command.order_lookup import OrderLookup
 from desktop_app.command.outbox import Outbox, Receipt
 from desktop_app.command.relay import Relay, RelayOptions
 from desktop_app.settings import check_topic_name
@@ -43,14 +47,18 @@ class CommandService:
         relay_options: RelayOptions | None = None,
         stop_flush_s: float = 2.0,
         provision_topic: Callable[[str], Awaitable[object]] | None = None,
+        order_lookup: OrderLookup | None = None,
     ) -> None:
         """`topic`: where the orders this service accepts are published (the outbox records it per order;
-        orders queued earlier for another topic still go there, provisioned by `provision_topic`)."""
+        orders queued earlier for another topic still go there, provisioned by `provision_topic`).
+        `order_lookup`: what the log's view knows of orders, for cancel and amend; without it, only the
+        orders this desk's outbox accepted can be cancelled or amended."""
         if not source or len(source) > MAX_SOURCE:
             raise ValueError(f"source must be 1..{MAX_SOURCE} characters")
         self.db_path = Path(db_path)
         self.topic = check_topic_name(topic)
         self._provision_topic = provision_topic
+        self._order_lookup = order_lookup
         self.source = source
         self._client_kwargs = dict(client_kwargs)
         self._relay_options = relay_options
@@ -142,6 +150,34 @@ class CommandService:
         outcomes = outbox.accept_many([order.to_event(self.source) for order in valid])
         return [receipt for receipt, _ in outcomes], any(created for _, created in outcomes)
 
+    @staticmethod
+    def validate_change(cmd: OrderChange) -> tuple[Problem, ...]:
+        """Every problem of a cancel or amend as typed, without looking at the order."""
+        return order_changes.validate_change(cmd)
+
+    async def cancel_order(self, cmd: CancelOrder) -> Receipt:
+        """Accept the cancellation: its OrderCancelled is committed to the outbox when this returns.
+
+        Raises InvalidOrder (writing nothing): a malformed command, an unknown order, one already cancelled,
+        one of another customer than `cmd.customer_id`. A command_id seen before returns its first receipt.
+        """
+        return await self._change(cmd)
+
+    async def amend_order(self, cmd: AmendOrder) -> Receipt:
+        """Replace the order's lines: its OrderCancelled and a new OrderPlaced naming it, in ONE outbox
+        transaction. Returns the new order's receipt; raises as `cancel_order`, and for the lines as
+        `place_order`."""
+        return await self._change(cmd)
+
+    async def _change(self, cmd: OrderChange) -> Receipt:
+        outbox, relay = self._started()
+        receipt, created = await asyncio.to_thread(
+            order_changes.accept_change, outbox, cmd, self._order_lookup, self.source
+        )
+        if created:
+            relay.wake()
+        return receipt
+
     # -- queries -------------------------------------------------------------------------------
     def receipt(self, command_id: str) -> Receipt | None:
         return self._started()[0].receipt(command_id)
@@ -193,4 +229,4 @@ class CommandService:
         return self._outbox, self._relay
 
 
-__all__ = ["CommandService", "InvalidOrder", "InvalidOrders", "PlaceOrder", "Problem", "Receipt", "ServiceNotStarted"]
+__all__ = ["AmendOrder", "CancelOrder", "CommandService", "InvalidOrder", "InvalidOrders", "PlaceOrder", "Problem", "Receipt", "ServiceNotStarted"]

@@ -2,12 +2,15 @@
 
 The rules (the projector is the final judge, whatever the command side checked):
 - An OrderPlaced opens an order, status "placed"; its lines count in ordered_items. An OrderPlaced whose
-  order id is already taken changes nothing and is ignored.
+  order id is already taken in its partition changes nothing and is ignored.
 - An OrderCancelled applies to an order of the same customer placed before it in its partition (the key is
   the customer id, so an order and its cancellation share a partition, the cancellation after the order)
   and still placed: the order becomes "cancelled" and exactly its lines leave ordered_items. Otherwise it
-  changes no row and is ignored, with the reason (unknown, another customer's, already cancelled). Only
-  positions within one partition are compared, so the outcome does not depend on how partitions interleave.
+  changes no row and is ignored, with the reason (unknown, another customer's, already cancelled).
+- Every rule looks only within one partition (an order is known by its id in its partition), and each
+  partition is read in order, so the outcome does not depend on how partitions interleave. The one thing
+  that crosses partitions is a reused event id whose lower copy is read late (see copies): the events of
+  the orders it touched are then judged again, in log order (`take_back`).
 - An OrderPlaced that `replaces` an order (an amendment) marks that order "replaced" when its cancellation
   (the amendment's, just before) applied.
 """
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, select, update
 
 from desktop_app import contracts
 from desktop_app.query import item_sums
@@ -30,7 +33,7 @@ from desktop_app.query.schema import IgnoredEvent, OrderRecord, OrderStatus
 
 ORDERS = OrderRecord.__table__
 IGNORED = IgnoredEvent.__table__
-_LINES_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
@@ -54,7 +57,15 @@ class BookOutcome:
 
     rows: set[RowKey] = field(default_factory=set)  # ordered_items rows touched
     taken: dict[RowKey, set[str]] = field(default_factory=dict)  # rows that lost orders, with their times
-    ignored: int = 0
+    ignored_ids: set[bytes] = field(default_factory=set)  # events the batch recorded as ignored
+
+    @property
+    def ignored(self) -> int:
+        return len(self.ignored_ids)
+
+    def ignored_new(self, counted: Sequence[Facts]) -> int:
+        """How many of the batch's own events were ignored (not those judged again after a take-back)."""
+        return sum(fact.event_id in self.ignored_ids for fact in counted)
 
     def took(self, taken: dict[RowKey, set[str]]) -> None:
         for row, times in taken.items():
@@ -62,51 +73,61 @@ class BookOutcome:
             self.rows.add(row)
 
 
-def take_back(connection: Connection, event_ids: Sequence[bytes], outcome: BookOutcome) -> None:
+def take_back(connection: Connection, event_ids: Sequence[bytes], outcome: BookOutcome) -> list[Facts]:
     """Undo what these events did (a lower copy of each, with other content, counts instead; see copies).
 
-    An order they placed leaves (its lines too, if it still counted); a cancellation they made is undone
-    (the order counts again); an event they had ignored is forgotten.
+    The orders they touched are unwound (their lines leave ordered_items, their rows and ignored events
+    go) and the facts of those orders' other events come back, for `apply` to judge again with the batch.
+    Rare: only a reused id's lower copy read late gets here.
     """
-    placed: list[_Order] = []
-    restored: list[_Order] = []
+    taken = set(event_ids)
+    keys: set[tuple[str, int]] = set()
     for start in range(0, len(event_ids), SQL_IN_CHUNK):
         chunk = list(event_ids[start:start + SQL_IN_CHUNK])
-        for order in _stored_orders(connection, ORDERS.c.event_id.in_(chunk)):
-            if order.status == OrderStatus.PLACED.value:
-                placed.append(order)
-        connection.execute(delete(ORDERS).where(ORDERS.c.event_id.in_(chunk)))
-        # no index on cancel_event_id: this scan runs only when a reused id's lower copy is read late
-        for order in _stored_orders(connection, ORDERS.c.cancel_event_id.in_(chunk)):
-            restored.append(order)
-        connection.execute(update(ORDERS).where(ORDERS.c.cancel_event_id.in_(chunk)).values(
-            status=OrderStatus.PLACED.value, replaced_by=None, cancelled_at=None, reason=None,
-            cancel_event_id=None, cancel_partition=None, cancel_offset=None, cancel_source=None,
-        ))
-        connection.execute(delete(IGNORED).where(IGNORED.c.event_id.in_(chunk)))
-    outcome.took(item_sums.subtract(connection, placed))
-    outcome.rows |= item_sums.add(connection, restored)
+        # no index on cancel_event_id: this scan runs only here
+        for where in (ORDERS.c.event_id.in_(chunk), ORDERS.c.cancel_event_id.in_(chunk)):
+            keys |= {(order.order_id, order.partition) for order in _stored_orders(connection, where)}
+        keys |= {(order_id, partition) for order_id, partition in connection.execute(
+            select(IGNORED.c.order_id, IGNORED.c.partition).where(IGNORED.c.event_id.in_(chunk)))}
+    facts: list[Facts] = []
+    leaving: list[_Order] = []
+    for order_id, partition in sorted(keys):
+        for_order = and_(ORDERS.c.order_id == order_id, ORDERS.c.partition == partition)
+        for row in connection.execute(select(ORDERS).where(for_order)).mappings():
+            facts += _facts_of_order(row)
+            if row["status"] == OrderStatus.PLACED.value:
+                leaving += _stored_orders(connection, for_order)
+            if row["replaces"] is not None:  # the order it replaced is only cancelled without it
+                connection.execute(update(ORDERS).where(
+                    ORDERS.c.order_id == row["replaces"], ORDERS.c.partition == partition,
+                    ORDERS.c.replaced_by == order_id,
+                ).values(status=OrderStatus.CANCELLED.value, replaced_by=None))
+        connection.execute(delete(ORDERS).where(for_order))
+        ignored_here = and_(IGNORED.c.order_id == order_id, IGNORED.c.partition == partition)
+        facts += [_facts_of_ignored(row) for row in connection.execute(select(IGNORED).where(ignored_here)).mappings()]
+        connection.execute(delete(IGNORED).where(ignored_here))
+    outcome.took(item_sums.subtract(connection, leaving))
+    return [fact for fact in facts if fact.event_id not in taken]
 
 
 def apply(connection: Connection, facts: Sequence[Facts], outcome: BookOutcome) -> None:
     """Apply counted events (any order: they are taken in log order per partition) to orders and rows."""
     ordered = sorted(facts, key=lambda f: (f.partition, f.offset))
-    known = _load(connection, ordered)
+    known = _load(connection, ordered)  # by (order id, partition): every rule looks within one partition
     new_orders: list[_Order] = []
     leaving: list[_Order] = []  # stored orders cancelled by this batch
     ignored: list[dict[str, Any]] = []
     for fact in ordered:
         if isinstance(fact, PlacedFacts):
-            taken = known.get(fact.order_id)
-            if taken is not None:
+            if (fact.order_id, fact.partition) in known:
                 ignored.append(_ignored_row(fact, f"order id {fact.order_id} is already taken by another order"))
                 continue
             order = _new_order(fact)
-            known[fact.order_id] = order
+            known[(fact.order_id, fact.partition)] = order
             new_orders.append(order)
-            _mark_replaced(known.get(fact.replaces) if fact.replaces else None, fact)
+            _mark_replaced(known.get((fact.replaces, fact.partition)) if fact.replaces else None, fact)
         else:
-            order = known.get(fact.order_id)
+            order = known.get((fact.order_id, fact.partition))
             why = _why_not_cancellable(order, fact)
             if why is not None:
                 ignored.append(_ignored_row(fact, why))
@@ -123,17 +144,17 @@ def apply(connection: Connection, facts: Sequence[Facts], outcome: BookOutcome) 
     outcome.took(item_sums.subtract(connection, leaving))
     if new_orders:
         connection.exec_driver_sql(_INSERT_ORDER, [order.row for order in new_orders])
-    updates = [{"key": order.order_id, **_UPDATED_DEFAULTS, **order.row}
+    updates = [{"key": order.order_id, "key_partition": order.partition, **_UPDATED_DEFAULTS, **order.row}
                for order in known.values() if order.in_store and order.changed]
     if updates:
         connection.exec_driver_sql(_UPDATE_ORDER, updates)
     if ignored:
         connection.exec_driver_sql(_INSERT_IGNORED, ignored)
-    outcome.ignored += len(ignored)
+    outcome.ignored_ids.update(row["event_id"] for row in ignored)
 
 
 def _why_not_cancellable(order: _Order | None, fact: CancelledFacts) -> str | None:
-    if order is None or order.partition != fact.partition:
+    if order is None:
         return f"order {fact.order_id} unknown (not placed before it in partition {fact.partition})"
     if order.customer_id != fact.customer_id:
         return f"order {fact.order_id} belongs to another customer"
@@ -144,8 +165,7 @@ def _why_not_cancellable(order: _Order | None, fact: CancelledFacts) -> str | No
 
 def _mark_replaced(replaced: _Order | None, amendment: PlacedFacts) -> None:
     if (replaced is None or replaced.status != OrderStatus.CANCELLED.value
-            or replaced.customer_id != amendment.customer_id or replaced.partition != amendment.partition
-            or replaced.row.get("replaced_by") is not None):
+            or replaced.customer_id != amendment.customer_id or replaced.row.get("replaced_by") is not None):
         return
     replaced.status = OrderStatus.REPLACED.value
     replaced.row.update(status=replaced.status, replaced_by=amendment.order_id)
@@ -157,7 +177,7 @@ def _new_order(fact: PlacedFacts) -> _Order:
         "order_id": fact.order_id, "event_id": fact.event_id, "customer_id": fact.customer_id,
         "placed_at": fact.occurred_at, "source": fact.source, "partition": fact.partition, "offset": fact.offset,
         "line_count": len(fact.lines), "total_pence": fact.total_pence, "status": OrderStatus.PLACED.value,
-        "lines": _LINES_JSON([list(line) for line in fact.lines]), "replaces": fact.replaces,
+        "lines": _JSON([list(line) for line in fact.lines]), "replaces": fact.replaces,
         **_UPDATED_DEFAULTS,
     }
     return _Order(fact.order_id, fact.customer_id, fact.occurred_at, fact.partition, fact.lines,
@@ -165,21 +185,56 @@ def _new_order(fact: PlacedFacts) -> _Order:
 
 
 def _ignored_row(fact: Facts, reason: str) -> dict[str, Any]:
-    event_type = contracts.ORDER_PLACED if isinstance(fact, PlacedFacts) else contracts.ORDER_CANCELLED
+    if isinstance(fact, PlacedFacts):
+        event_type = contracts.ORDER_PLACED
+        detail = {"lines": [list(line) for line in fact.lines], "replaces": fact.replaces}
+    else:
+        event_type, detail = contracts.ORDER_CANCELLED, {"reason": fact.reason}
     return {"event_id": fact.event_id, "event_type": event_type, "order_id": fact.order_id,
             "customer_id": fact.customer_id, "partition": fact.partition, "offset": fact.offset,
-            "occurred_at": fact.occurred_at, "source": fact.source, "reason": reason}
+            "occurred_at": fact.occurred_at, "source": fact.source, "reason": reason, "detail": _JSON(detail)}
 
 
-def _load(connection: Connection, facts: Sequence[Facts]) -> dict[str, _Order]:
-    """The stored orders these events name (their own, or the one an amendment replaces)."""
+def _facts_of_order(row: Any) -> list[Facts]:
+    """The events an orders row stands for: its OrderPlaced, and the OrderCancelled that applied to it."""
+    facts: list[Facts] = [PlacedFacts(
+        event_id=row["event_id"], partition=row["partition"], offset=row["offset"], digest=b"",
+        order_id=row["order_id"], customer_id=row["customer_id"], occurred_at=item_sums.stored_text(row["placed_at"]),
+        source=row["source"], lines=_lines(row["lines"]), replaces=row["replaces"],
+    )]
+    if row["cancel_event_id"] is not None:
+        facts.append(CancelledFacts(
+            event_id=row["cancel_event_id"], partition=row["cancel_partition"], offset=row["cancel_offset"],
+            digest=b"", order_id=row["order_id"], customer_id=row["customer_id"],
+            occurred_at=item_sums.stored_text(row["cancelled_at"]), source=row["cancel_source"] or "",
+            reason=row["reason"] or "",
+        ))
+    return facts
+
+
+def _facts_of_ignored(row: Any) -> Facts:
+    detail = json.loads(row["detail"])
+    common = {"event_id": row["event_id"], "partition": row["partition"], "offset": row["offset"], "digest": b"",
+              "order_id": row["order_id"], "customer_id": row["customer_id"],
+              "occurred_at": item_sums.stored_text(row["occurred_at"]), "source": row["source"]}
+    if row["event_type"] == contracts.ORDER_PLACED:
+        return PlacedFacts(**common, lines=_lines(_JSON(detail["lines"])), replaces=detail["replaces"])
+    return CancelledFacts(**common, reason=detail["reason"])
+
+
+def _lines(text: str) -> tuple[Line, ...]:
+    return tuple((item, price, quantity) for item, price, quantity in json.loads(text))
+
+
+def _load(connection: Connection, facts: Sequence[Facts]) -> dict[tuple[str, int], _Order]:
+    """The stored orders these events name (their own, or the one an amendment replaces), by (id, partition)."""
     ids = {fact.order_id for fact in facts}
     ids |= {fact.replaces for fact in facts if isinstance(fact, PlacedFacts) and fact.replaces}
     wanted = sorted(ids)
-    known: dict[str, _Order] = {}
+    known: dict[tuple[str, int], _Order] = {}
     for start in range(0, len(wanted), SQL_IN_CHUNK):
         for order in _stored_orders(connection, ORDERS.c.order_id.in_(wanted[start:start + SQL_IN_CHUNK])):
-            known[order.order_id] = order
+            known[(order.order_id, order.partition)] = order
     return known
 
 
@@ -190,8 +245,7 @@ def _stored_orders(connection: Connection, where: Any) -> list[_Order]:
     for order_id, customer_id, placed_at, partition, lines, status, replaced_by in connection.execute(
         select(*columns).where(where)
     ):
-        order = _Order(order_id, customer_id, item_sums.stored_text(placed_at), partition,
-                       tuple((item, price, quantity) for item, price, quantity in json.loads(lines)),
+        order = _Order(order_id, customer_id, item_sums.stored_text(placed_at), partition, _lines(lines),
                        status, in_store=True)
         order.row["replaced_by"] = replaced_by
         found.append(order)
@@ -210,6 +264,6 @@ _UPDATE_ORDER = (
     " cancel_event_id = coalesce(:cancel_event_id, cancel_event_id),"
     " cancel_partition = coalesce(:cancel_partition, cancel_partition),"
     " cancel_offset = coalesce(:cancel_offset, cancel_offset),"
-    " cancel_source = coalesce(:cancel_source, cancel_source) WHERE order_id = :key"
+    " cancel_source = coalesce(:cancel_source, cancel_source) WHERE order_id = :key AND partition = :key_partition"
 )
 _INSERT_IGNORED = driver_sql(IGNORED.insert().prefix_with("OR IGNORE"))

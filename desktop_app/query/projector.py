@@ -182,8 +182,9 @@ class Projector:
         with self.engine.begin() as connection:
             resolved = copies_module.resolve(connection, self.topic, plan.facts)
             book = order_book.BookOutcome()
-            order_book.take_back(connection, resolved.taken_back, book)  # before: an id replaces itself
-            order_book.apply(connection, resolved.counted, book)
+            # first undo what a replaced copy did: its orders' other events are judged again with the batch
+            judged_again = order_book.take_back(connection, resolved.taken_back, book)
+            order_book.apply(connection, [*judged_again, *resolved.counted], book)
             item_sums.refresh_times(connection, book.taken)  # after: the new lines count too
             self._write_copies(connection, resolved)
             if plan.quarantine:
@@ -196,10 +197,10 @@ class Projector:
         return BatchOutcome(
             changed_keys=frozenset(item_sums.row_keys(book.rows)),
             next_offsets=dict(plan.next_offsets),
-            applied=len(resolved.counted) - book.ignored,
+            applied=len(resolved.counted) - book.ignored_new(resolved.counted),
             duplicates=resolved.duplicates,
             quarantined=len(plan.quarantine) + resolved.quarantined,
-            ignored=book.ignored,
+            ignored=book.ignored_new(resolved.counted),
         )
 
     @staticmethod

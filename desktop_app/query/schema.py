@@ -91,12 +91,14 @@ class OrderRecord(SQLModel, table=True):
 
     __tablename__ = "orders"  # type: ignore[assignment]
     __table_args__ = (
+        # an order is known in its partition (order_book): the same id in two partitions is two orders
+        Index("ix_orders_order_partition", "order_id", "partition", unique=True),
         Index("ix_orders_customer_placed", "customer_id", "placed_at"),
         Index("ix_orders_placed", "placed_at"),
     )
 
     seq: int | None = Field(default=None, primary_key=True)  # the rowid: rows are appended
-    order_id: str = Field(sa_column=Column(String(36), nullable=False, unique=True))  # canonical UUID text
+    order_id: str = Field(sa_column=Column(String(36), nullable=False))  # canonical UUID text
     event_id: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False, unique=True))  # its OrderPlaced
     customer_id: str
     placed_at: datetime = Field(sa_column=Column(DateTime(), nullable=False))  # naive UTC, as in ordered_items
@@ -125,7 +127,7 @@ class IgnoredEvent(SQLModel, table=True):
     listed, like the quarantine, but the record is a valid event."""
 
     __tablename__ = "ignored_events"  # type: ignore[assignment]
-    __table_args__ = (Index("ix_ignored_order", "order_id"),)
+    __table_args__ = (Index("ix_ignored_order", "order_id", "partition"),)
 
     event_id: bytes = Field(sa_column=Column(LargeBinary(16), primary_key=True))
     event_type: str
@@ -136,6 +138,8 @@ class IgnoredEvent(SQLModel, table=True):
     occurred_at: datetime = Field(sa_column=Column(DateTime(), nullable=False))
     source: str
     reason: str
+    # JSON of what judging the event again needs: a cancellation's reason text, an order's lines and replaces
+    detail: str = "{}"
 
 
 class PartitionOffset(SQLModel, table=True):

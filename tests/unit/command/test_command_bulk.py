@@ -12,7 +12,7 @@ import pytest
 from desktop_app import contracts
 from desktop_app.command.model import InvalidOrders, LineInput, PlaceOrder, check
 from desktop_app.command.outbox import CommandIdReused, Outbox
-from desktop_app.command.relay import ORDER_PLACED_HEADERS, RelayOptions
+from desktop_app.command.relay import RelayOptions
 from desktop_app.command.service import CommandService
 
 
@@ -103,12 +103,16 @@ def test_the_relay_sends_the_stored_bytes_as_contracts_encode_would(tmp_path: Pa
     outbox = Outbox(tmp_path / "command.db", "orders")
     try:
         accepted = check(PlaceOrder(" Zoë ", (LineInput("Crème brûlée", "£4.99", " 3 "),), "cmd-é")).to_event("desk")
+        cancelled = contracts.new_order_cancelled(order_id=accepted.payload.order_id, customer_id="Zoë",
+                                                  command_id="cancel-é", reason="typo: « 3 »", source="desk")
         outbox.accept(accepted)
-        (pending,) = outbox.pending(10)
-        record = contracts.encode(accepted)
-        assert pending.event_json == record.value
-        assert pending.customer_id.encode("utf-8") == record.key
-        assert ORDER_PLACED_HEADERS == list(record.headers)
-        assert contracts.decode(pending.event_json, ORDER_PLACED_HEADERS) == accepted
+        with outbox.change() as change:
+            change.add("cancel-é", cancelled)
+        for pending, event in zip(outbox.pending(10), [accepted, cancelled], strict=True):
+            record = contracts.encode(event)
+            assert pending.event_json == record.value
+            assert pending.customer_id.encode("utf-8") == record.key
+            assert pending.headers == list(record.headers)
+            assert contracts.decode(pending.event_json, pending.headers) == event
     finally:
         outbox.close()

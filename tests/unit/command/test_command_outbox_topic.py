@@ -83,8 +83,9 @@ def test_a_schema_1_file_gets_the_topic_of_the_desk_that_opens_it(tmp_path: Path
     finally:
         outbox.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3  # through 2 (topics) to 3 (event types)
         assert conn.execute("SELECT DISTINCT topic FROM outbox").fetchall() == [("shop.events",)]
+        assert conn.execute("SELECT DISTINCT event_type FROM outbox").fetchall() == [("OrderPlaced",)]
     conn.close()
 
     reopened = Outbox(path, "another.topic")  # migrated once: a later desk's topic changes no row
@@ -98,3 +99,40 @@ def test_an_outbox_needs_a_topic(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="topic is required"):
         Outbox(tmp_path / "command.db", "")
     assert not (tmp_path / "command.db").exists()
+
+
+# The outbox table as schema 2 created it (topics, but OrderPlaced rows only and no event_type column).
+SCHEMA_2 = SCHEMA_1.replace("customer_id  TEXT    NOT NULL,",
+                            "customer_id  TEXT    NOT NULL,\n    topic        TEXT    NOT NULL DEFAULT '',"
+                            ).replace("user_version = 1", "user_version = 2")
+
+
+def test_a_schema_2_file_gets_event_types_and_its_orders_still_relay_as_order_placed(tmp_path: Path) -> None:
+    from desktop_app import contracts
+    from desktop_app.command.order_changes import CancelOrder, accept_change
+
+    path = tmp_path / "command.db"
+    placed = event(command_id="old-1")
+    with sqlite3.connect(path) as old:
+        old.executescript(SCHEMA_2)
+        old.execute(
+            "INSERT INTO outbox (command_id, event_id, order_id, customer_id, topic, event_json, accepted_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (placed.payload.command_id, str(placed.event_id), str(placed.payload.order_id),
+             placed.payload.customer_id, "shop.events", placed.model_dump_json().encode(), "2026-01-01T00:00:00+00:00"),
+        )
+    old.close()
+
+    outbox = Outbox(path, "shop.events")
+    try:
+        (pending,) = outbox.pending(10)
+        assert (pending.event_type, pending.topic, pending.event) == ("OrderPlaced", "shop.events", placed)
+        assert pending.headers == list(contracts.encode(placed).headers)
+        accept_change(outbox, CancelOrder(str(placed.payload.order_id), command_id="new-1"), None, "desk")
+        assert [p.event_type for p in outbox.pending(10)] == ["OrderPlaced", "OrderCancelled"]
+    finally:
+        outbox.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert ("outbox_order",) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    conn.close()

@@ -138,3 +138,27 @@ def test_a_service_for_an_internal_or_invalid_topic_is_refused_before_any_store(
     with pytest.raises(ValueError):
         CommandService(tmp_path / "command.db", {"bootstrap_servers": unused_address()}, topic, "unit-test")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cancel_and_amend_are_accepted_offline_and_invalid_ones_write_nothing(tmp_path: Path) -> None:
+    from desktop_app.command.order_changes import AmendOrder, CancelOrder
+
+    async def scenario() -> None:
+        async with service(tmp_path / "command.db") as desk:
+            first = await desk.place_order(tea("alice", "p1"))
+            second = await desk.place_order(tea("bob", "p2"))
+            cancelled = await desk.cancel_order(CancelOrder(str(first.order_id), "typo", "c1"))
+            assert (cancelled.order_id, cancelled.status) == (first.order_id, "accepted")
+            amended = await desk.amend_order(AmendOrder(str(second.order_id), (LineInput("Tea", "1", "1"),),
+                                                        command_id="a1"))
+            assert amended.order_id != second.order_id and desk.receipt("a1") == amended
+            assert await desk.amend_order(AmendOrder(str(second.order_id), (LineInput("Tea", "1", "1"),),
+                                                     command_id="a1")) == amended  # a repeat
+            with pytest.raises(InvalidOrder, match="is already cancelled"):
+                await desk.cancel_order(CancelOrder(str(first.order_id), command_id="c2"))
+            with pytest.raises(InvalidOrder, match="is not an order id"):
+                await desk.cancel_order(CancelOrder("x"))
+            assert desk.validate_change(CancelOrder("x")) == desk.validate_change(CancelOrder("y"))
+            assert desk.pending_count() == 5
+
+    asyncio.run(scenario())
