@@ -11,7 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from desktop_app.query.bands import Band
-from desktop_app.query.views import SORTABLE_COLUMNS, ItemRow, pence_to_decimal
+from desktop_app.query.pounds import pence_to_decimal
+from desktop_app.query.views import SORTABLE_COLUMNS, ItemRow
 from desktop_app.ui.paged_model import PAGE_SIZE, PagedRowsModel
 from desktop_app.ui.row_window import Identity, identity
 

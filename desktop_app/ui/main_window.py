@@ -1,4 +1,4 @@
-"""The main window: order entry on the left, the three live price-band tabs on the right."""
+"""The main window: order entry on the left; on the right the three live price-band tabs and the Orders tab."""
 
 from __future__ import annotations
 
@@ -27,12 +27,17 @@ from qasync import asyncSlot
 from desktop_app.command.model import InvalidOrder, PlaceOrder, check
 from desktop_app.query.bands import Band
 from desktop_app.query.view_health import ViewUnavailable
+from desktop_app.query.views import ItemRow
 from desktop_app.ui.bridge import ProjectionBridge
 from desktop_app.ui.desk_actions import QuitGuard, TabExport
 from desktop_app.ui.desk_dialogs import show_about, show_quarantine
 from desktop_app.ui.items_actions import RowActions
 from desktop_app.ui.items_tab import ItemsTableModel, ItemsView
+from desktop_app.ui.order_actions import OrderActions
 from desktop_app.ui.order_form import OrderForm
+from desktop_app.ui.orders_model import BandRow, OrdersTableModel
+from desktop_app.ui.orders_tab import OrdersTab
+from desktop_app.ui.paged_model import PagedRowsModel
 from desktop_app.ui.rebuild_control import RebuildControl
 from desktop_app.ui.receipt_follow import ReceiptFollower
 from desktop_app.ui.receipt_text import PlacedOrder
@@ -43,6 +48,8 @@ log = logging.getLogger(__name__)
 
 ALL_CUSTOMERS = "All customers"
 BAND_TITLES = {Band.CHEAP: "Cheap", Band.AFFORDABLE: "Affordable", Band.EXPENSIVE: "Expensive"}
+ORDERS_TITLE = "Orders"
+SEARCH_HINTS = {False: "Search items and customers (Ctrl+F)", True: "Search order ids and customers (Ctrl+F)"}
 STATUS_EVERY_MS = 1000
 # The projector thread is CPU-bound during bursts; a shorter GIL switch interval (default 5 ms) lets
 # the GUI thread win the GIL back quickly after each SQLite call, which releases it.
@@ -64,15 +71,23 @@ class MainWindow(QMainWindow):
         self._row_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="view-rows")  # one for all tabs
         self.models = {band: ItemsTableModel(self.query, band, self, self._row_reader) for band in Band}
         self.views = {band: ItemsView(model) for band, model in self.models.items()}
-        self.row_actions = {band: RowActions(view, self.filter_to_customer) for band, view in self.views.items()}
+        self.row_actions = {band: RowActions(view, self.filter_to_customer, self.show_orders_behind)
+                            for band, view in self.views.items()}
+        self.receipts = ReceiptFollower(self.form, self.command, self.query)
+        self.order_actions = OrderActions(self, self.command, self.query, self.form, self.receipts,
+                                          lambda message: self.statusBar().showMessage(message, 8000))
+        self.orders = OrdersTableModel(self.query, self, self._row_reader)
+        self.orders_tab = OrdersTab(self.orders, self.order_actions.cancel, self.order_actions.amend)
+        self.tab_models: list[PagedRowsModel] = [*self.models.values(), self.orders]  # in tab order
         self.tabs = QTabWidget()
         for band, view in self.views.items():
             self.tabs.addTab(view, BAND_TITLES[band])
+        self.tabs.addTab(self.orders_tab, ORDERS_TITLE)
         self.customer_filter = QComboBox()
         self.customer_filter.setMinimumWidth(180)
         self.customer_filter.setToolTip("Show one customer's items (Ctrl+Shift+F)")
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search items and customers (Ctrl+F)")
+        self.search.setPlaceholderText(SEARCH_HINTS[False])
         self.search.setClearButtonEnabled(True)
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -105,7 +120,6 @@ class MainWindow(QMainWindow):
         self.rebuilds = RebuildControl(self, self.query, self.bridge, self.rebuild_panel, self.rebuild_action,
                                        on_swapped=self.reload_all)
         self._ever_connected = False
-        self.receipts = ReceiptFollower(self.form, self.command, self.query)
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_EVERY_MS)
         self._status_timer.timeout.connect(self.refresh_status)
@@ -122,10 +136,11 @@ class MainWindow(QMainWindow):
         self.search.textChanged.connect(lambda _text: self._search_timer.start())
         self._search_timer.timeout.connect(self._apply_filters)
         self.status.quarantineRequested.connect(self.show_quarantine)
-        for model in self.models.values():
+        for model in self.tab_models:
             model.totalChanged.connect(self._update_tab_titles)
             model.valueChanged.connect(self._update_footer)
-        self.tabs.currentChanged.connect(self._update_footer)
+        self.orders.modelReset.connect(self._update_footer)  # in or out of "the orders behind a row"
+        self.tabs.currentChanged.connect(self._current_tab_changed)
         self.query.add_listener(self.bridge.on_change)
         self._restore_preferences()
 
@@ -142,8 +157,8 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.request_quit)
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
-        for number, band in enumerate(Band, start=1):
-            action = QAction(f"{BAND_TITLES[band]} items", self, shortcut=QKeySequence(f"Ctrl+{number}"))
+        for number, title in enumerate([*(f"{BAND_TITLES[band]} items" for band in Band), ORDERS_TITLE], start=1):
+            action = QAction(title, self, shortcut=QKeySequence(f"Ctrl+{number}"))
             action.triggered.connect(lambda _checked=False, index=number - 1: self.tabs.setCurrentIndex(index))
             view_menu.addAction(action)
         view_menu.addSeparator()
@@ -185,7 +200,8 @@ class MainWindow(QMainWindow):
         self.query.remove_listener(self.bridge.on_change)
         self._status_timer.stop()
         self.receipts.stop()
-        for model in self.models.values():
+        self.order_actions.stop()
+        for model in self.tab_models:
             model.close()
         self._row_reader.shutdown(wait=False, cancel_futures=True)
         self._save_preferences()
@@ -222,12 +238,12 @@ class MainWindow(QMainWindow):
 
     def _set_model_filters(self) -> None:
         customer = self._selected_customer() if self.customer_filter.count() else (self._saved_customer or None)
-        for model in self.models.values():
+        for model in self.tab_models:
             model.customer = customer
             model.search = self.search.text().strip() or None
 
     def _apply_filters(self) -> None:
-        for model in self.models.values():
+        for model in self.tab_models:
             model.set_filter(self._selected_customer(), self.search.text())
 
     def filter_to_customer(self, customer: str) -> None:
@@ -238,35 +254,50 @@ class MainWindow(QMainWindow):
         if index > 0:
             self.customer_filter.setCurrentIndex(index)
 
+    def show_orders_behind(self, row: ItemRow) -> None:
+        """Enter or a double-click on a band row: the Orders tab lists the placed orders that make it."""
+        self.orders.show_behind(BandRow.of(row))
+        self.tabs.setCurrentWidget(self.orders_tab)
+        self.orders_tab.focus_first_order()
+
     def export_current_tab(self) -> None:
+        if self.tabs.currentWidget() is self.orders_tab:
+            self.tab_export.start(self.orders, ORDERS_TITLE, "orders.csv")
+            return
         band = list(Band)[self.tabs.currentIndex()]
         self.tab_export.start(self.models[band], BAND_TITLES[band], f"{band.value}-items.csv")
 
     def reload_all(self) -> None:
         self._set_model_filters()
-        for model in self.models.values():
+        for model in self.tab_models:
             model.reload()
         self._update_tab_titles()
 
     def _apply_changed_keys(self, keys: frozenset) -> None:
-        for model in self.models.values():
+        for model in self.tab_models:
             model.apply_changed_keys(keys)
         known = self._known_customer_set
         if any(customer not in known for customer, _band in keys):
             self._customers_timer.start()
 
     def _update_tab_titles(self, *_args: object) -> None:
-        for index, band in enumerate(Band):
-            title = f"{BAND_TITLES[band]} ({self.models[band].total:,})"
+        titles = [*(BAND_TITLES[band] for band in Band), ORDERS_TITLE]
+        for index, (title, model) in enumerate(zip(titles, self.tab_models)):
+            title = f"{title} ({model.total:,})"
             if self.tabs.tabText(index) != title:  # each change lays the tab bar out again
                 self.tabs.setTabText(index, title)
         self._update_footer()
 
+    def _current_tab_changed(self, _index: int) -> None:
+        self.search.setPlaceholderText(SEARCH_HINTS[self.tabs.currentWidget() is self.orders_tab])
+        self._update_footer()
+
     def _update_footer(self, *_args: object) -> None:
-        bands = list(Band)
         index = self.tabs.currentIndex()
-        if 0 <= index < len(bands):
-            self.footer.show_model(self.models[bands[index]], "row", "rows")
+        if 0 <= index < len(self.tab_models):
+            model = self.tab_models[index]
+            singular, plural = ("order", "orders") if model is self.orders else ("row", "rows")
+            self.footer.show_model(model, singular, plural)
 
     _known_customers: tuple[str, ...] | None = None
     _known_customer_set: frozenset[str] = frozenset()
@@ -295,6 +326,9 @@ class MainWindow(QMainWindow):
     # -- placing orders --------------------------------------------------------------------------
     @asyncSlot(object)
     async def place_order(self, command: PlaceOrder) -> None:
+        if self.form.amending is not None:  # the form holds an order being amended
+            await self.order_actions.submit_amend(command)
+            return
         problems = self.command.validate(command)
         if problems:
             self.form.show_problems(problems)
