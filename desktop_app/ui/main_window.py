@@ -74,10 +74,9 @@ class MainWindow(QMainWindow):
         self.row_actions = {band: RowActions(view, self.filter_to_customer, self.show_orders_behind)
                             for band, view in self.views.items()}
         self.receipts = ReceiptFollower(self.form, self.command, self.query)
-        self.order_actions = OrderActions(self, self.command, self.query, self.form, self.receipts,
-                                          lambda message: self.statusBar().showMessage(message, 8000))
+        self.order_actions = OrderActions(self, self.command, self.query, self.form, self.receipts, self.report)
         self.orders = OrdersTableModel(self.query, self, self._row_reader)
-        self.orders_tab = OrdersTab(self.orders, self.order_actions.cancel, self.order_actions.amend)
+        self.orders_tab = OrdersTab(self.orders, self.order_actions.cancel, self.order_actions.amend, self.report)
         self.tab_models: list[PagedRowsModel] = [*self.models.values(), self.orders]  # in tab order
         self.tabs = QTabWidget()
         for band, view in self.views.items():
@@ -113,7 +112,7 @@ class MainWindow(QMainWindow):
         self.status = DeskStatusBar()
         self.setStatusBar(self.status)
         self.quit_guard = QuitGuard(self, self.form)
-        self.tab_export = TabExport(self, lambda message: self.statusBar().showMessage(message, 8000))
+        self.tab_export = TabExport(self, self.report)
         self._build_menus()
 
         self.rebuild_panel = self.status.rebuild  # the one place a rebuild's progress shows; never modal
@@ -143,6 +142,10 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._current_tab_changed)
         self.query.add_listener(self.bridge.on_change)
         self._restore_preferences()
+
+    def report(self, message: str) -> None:
+        """A one-line message in the status bar, for a few seconds."""
+        self.statusBar().showMessage(message, 8000)
 
     # -- menus -----------------------------------------------------------------------------------
     def _build_menus(self) -> None:

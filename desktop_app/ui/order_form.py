@@ -34,6 +34,7 @@ LINE_FIELD = re.compile(r"line\[(\d+)\]\.(item|price|quantity)")
 LINE_COLUMNS = {"item": 0, "price": 1, "quantity": 2}
 ERROR_STYLE = "color: #b00020;"
 NOT_PLACED = "Not placed: please correct the fields marked in red."
+NOT_AMENDED = "Not amended: please correct the fields marked in red."
 NEW_ORDER_TITLE = "New order"
 AMEND_STYLE = "background: #fff4d6; border: 1px solid #e0b040; padding: 4px;"
 LINES_ERROR_RESERVED_LINES = 2  # space kept for line messages, so the table never moves when they come
@@ -284,9 +285,9 @@ class OrderForm(QGroupBox):
         self.lines_error.setVisible(bool(summary))
         self.lines.viewport().update()
         if targets:
-            self.receipt.setText(NOT_PLACED)
+            self.receipt.setText(NOT_PLACED if self.amending is None else NOT_AMENDED)
             self.receipt.setToolTip("")  # the last order's details no longer match the text
-        elif self.receipt.text() == NOT_PLACED:
+        elif self.receipt.text() in (NOT_PLACED, NOT_AMENDED):
             self.receipt.setText("")
 
     def clear_problems(self) -> None:

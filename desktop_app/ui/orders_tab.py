@@ -53,11 +53,12 @@ class OrdersView(QTableView):
 
 class OrdersTab(QWidget):
     def __init__(self, model: OrdersTableModel, cancel: OrderAction, amend: OrderAction,
-                 parent: QWidget | None = None) -> None:
+                 report: Callable[[str], None], parent: QWidget | None = None) -> None:
+        """`report`: shows a one-line message in the window (the status bar)."""
         super().__init__(parent)
         self.model = model
         self.view = OrdersView(model)
-        self._cancel, self._amend = cancel, amend
+        self._cancel, self._amend, self._report = cancel, amend, report
         self.behind_label = QLabel()
         self.show_all_button = QPushButton("Show &all orders")
         self.show_all_button.setToolTip("Back to every order (the customer filter and search apply again)")
@@ -115,12 +116,18 @@ class OrdersTab(QWidget):
             self.view.selectRow(0)
 
     def cancel_current(self) -> None:
-        if (order := self.current_order()) is not None:
+        if (order := self._chosen_order("cancel")) is not None:
             self._cancel(order)
 
     def amend_current(self) -> None:
-        if (order := self.current_order()) is not None:
+        if (order := self._chosen_order("amend")) is not None:
             self._amend(order)
+
+    def _chosen_order(self, verb: str) -> OrderRow | None:
+        order = self.current_order()
+        if order is None:
+            self._report(f"Select the order to {verb} in the list first")
+        return order
 
     def copy_current(self) -> None:
         if (order := self.current_order()) is not None:

@@ -194,6 +194,12 @@ def test_amend_opens_the_lines_in_the_form_and_replaces_the_order(desk, qtbot):
     assert [[form.lines.item(row, column).text() for column in range(3)] for row in range(form.lines.rowCount())] \
         == [["Tea", "3.50", "2"], ["Lamp", "25.00", "1"]]
     assert form.place_button.text().replace("&", "") == "Amend order"
+    form.set_line(1, "Lamp", "25.0.0", "1")
+    form.place_button.click()  # the lines are checked as for placing; nothing is sent
+    qtbot.waitUntil(form.lines_error.isVisible, timeout=WAIT_MS)
+    assert form.lines_error.text() == "Line 2 price: must be an amount in pounds, such as 4.99"
+    assert form.receipt.text() == "Not amended: please correct the fields marked in red."
+    assert form.amending == old.order_id and desk.runtime.command.pending_count() == 0
     form.set_line(0, "Tea", "3.50", "5")
     form.lines.setCurrentCell(1, 0)
     form.remove_selected_line()
@@ -225,6 +231,21 @@ def test_abandoning_an_amend_leaves_the_order_as_it_was(desk, qtbot):
     assert desk.runtime.command.pending_count() == 0
     assert desk.orders.row_at(0).status == OrderStatus.PLACED and desk.orders.total == 1
     assert band_row(desk, Band.AFFORDABLE, "Scarf").quantity == 2
+
+
+def test_the_order_shortcuts_need_a_selected_order(desk, qtbot):
+    place_and_wait(desk, qtbot, "gus", ("Pen", "0.99", "1"))
+    open_orders_tab(desk, qtbot, 1)
+    view = desk.orders_tab.view
+    view.setFocus()
+    qtbot.waitUntil(view.hasFocus, timeout=5000)
+    view.clearSelection()
+    press(Qt.Key.Key_Delete)
+    assert desk.order_actions.dialog is None
+    assert desk.statusBar().currentMessage() == "Select the order to cancel in the list first"
+    press(Qt.Key.Key_E, CTRL)
+    assert desk.form.amending is None
+    assert desk.statusBar().currentMessage() == "Select the order to amend in the list first"
 
 
 def test_cancel_or_amend_of_a_cancelled_order_is_refused_with_a_message(desk, qtbot):
