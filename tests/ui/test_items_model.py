@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from support.order_stream import order_event
 
 from desktop_app import contracts
@@ -210,4 +210,27 @@ def test_the_line_value_column_shows_pounds_and_does_not_resort(view, qtbot):
     resets = model.resets
     model.sort(line_value, Qt.SortOrder.DescendingOrder)
     assert model.resets == resets and model.row_at(0).customer_id == "amy"
+    model.close()
+
+
+def test_a_click_on_the_line_value_header_leaves_the_sort_arrow_where_the_rows_are_sorted(view, qtbot):
+    from PySide6.QtTest import QTest
+
+    from desktop_app.ui.items_tab import ItemsView
+
+    writer, read_model = view
+    writer.write(order_event("amy", ("Rug", 1000, 3)), order_event("bob", ("Lamp", 2500, 1)))
+    model = ItemsTableModel(read_model, Band.AFFORDABLE)
+    model.reload()
+    table = ItemsView(model)
+    qtbot.addWidget(table)
+    table.resize(900, 300)
+    table.show()
+    header = table.horizontalHeader()
+    QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(header.sectionViewportPosition(column("orders")) + 10, header.height() // 2))
+    assert header.sortIndicatorSection() == column("orders") and model.sort_column == column("orders")
+    QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(header.sectionViewportPosition(column("line_value_pence")) + 10, header.height() // 2))
+    assert header.sortIndicatorSection() == column("orders") and model.sort_column == column("orders")
     model.close()
