@@ -4,8 +4,14 @@ A store with 1,000 customers and 5,000 items. Each item has one unit price; the 
 including both sides of each band edge. An order has 1-5 lines. Item popularity is either skewed
 (Zipf, s = 1.1: a few items are in most orders) or uniform. Everything follows from the seed.
 
+A log can also hold cancellations (`OrderGenerator.events` with a cancel share): each one is the OrderCancelled
+of an earlier, still placed order of the same stream, keyed (like the order) by its customer id, so it lands on
+the order's partition after it. The orders are the plain stream's, in the same order, with the cancellations
+between them.
+
 Records are encoded by hand (an f-string per event) so that a million of them take seconds, not minutes;
-`encode_order` produces exactly the bytes `contracts.encode` would (a unit test keeps it so).
+`encode_order` and `encode_cancellation` produce exactly the bytes `contracts.encode` would (a unit test keeps
+it so).
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ ZIPF_S = 1.1
 MAX_LINES = 5
 EPOCH = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)
 SOURCE = "bench"
-HEADERS: list[tuple[str, bytes]] = [
-    (contracts.HEADER_EVENT_TYPE, contracts.ORDER_PLACED.encode("ascii")),
-    (contracts.HEADER_SCHEMA_VERSION, str(contracts.SCHEMA_VERSION).encode("ascii")),
-    (contracts.HEADER_CONTENT_TYPE, b"application/json"),
-]
+HEADERS = list(contracts.headers_of(contracts.ORDER_PLACED))
+CANCEL_HEADERS = list(contracts.headers_of(contracts.ORDER_CANCELLED))
+Record = tuple[bytes, bytes, list[tuple[str, bytes]]]  # key, value, headers
+CANCEL_REASONS = ["changed their mind", "ordered twice", "out of stock", ""]
+CANCEL_WINDOW = 50_000  # a cancellation names one of the last this many orders (so the ring stays small)
+CANCEL_TRIES = 4  # picks of an already cancelled order before placing an order instead
 EDGE_PRICES = [1, 499, 500, 5000, 5001, contracts.MAX_PRICE_PENCE]  # both sides of each band edge, and the cap
 _ADJECTIVES = ["Blue", "Red", "Large", "Small", "Organic", "Classic", "Steel", "Oak", "Linen", "Glass", "Smart",
                "Travel", "Vintage", "Deluxe", "Mini", "Family"]
@@ -68,6 +75,25 @@ class Order:
         ).model_copy(update={"event_id": self.event_id})
 
 
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """The OrderCancelled of an earlier order of the stream; `index` is its position in the log."""
+
+    index: int
+    order_id: uuid.UUID
+    customer_id: str
+    event_id: uuid.UUID
+    command_id: str
+    reason: str
+    occurred_at: datetime
+
+    def event(self) -> contracts.CancelEnvelope:
+        return contracts.new_order_cancelled(
+            order_id=self.order_id, customer_id=self.customer_id, command_id=self.command_id, reason=self.reason,
+            source=SOURCE, occurred_at=self.occurred_at,
+        ).model_copy(update={"event_id": self.event_id})
+
+
 def pounds(pence: int) -> str:
     return f"{pence // 100}.{pence % 100:02d}"
 
@@ -90,6 +116,24 @@ def encode_order(order: Order) -> tuple[bytes, bytes]:
         f'"command_id":"{order.command_id}","lines":[{lines}]}}}}'
     )
     return order.customer_id.encode(), value.encode()
+
+
+def encode_cancellation(cancel: Cancellation) -> tuple[bytes, bytes]:
+    """(key, value) of an OrderCancelled event, byte for byte as contracts.encode writes them."""
+    value = (
+        f'{{"event_id":"{cancel.event_id}","event_type":"OrderCancelled","schema_version":1,'
+        f'"occurred_at":"{_utc_text(cancel.occurred_at)}","source":"{SOURCE}",'
+        f'"payload":{{"order_id":"{cancel.order_id}","customer_id":"{cancel.customer_id}",'
+        f'"command_id":"{cancel.command_id}","reason":"{cancel.reason}"}}}}'
+    )
+    return cancel.customer_id.encode(), value.encode()
+
+
+def encode_event(event: Order | Cancellation) -> Record:
+    """(key, value, headers) of either kind of event."""
+    if isinstance(event, Cancellation):
+        return (*encode_cancellation(event), CANCEL_HEADERS)
+    return (*encode_order(event), HEADERS)
 
 
 @dataclass(frozen=True)
@@ -163,6 +207,49 @@ class OrderGenerator:
 
     def records(self, count: int, start: int = 0) -> list[tuple[bytes, bytes]]:
         return [encode_order(order) for order in self.orders(count, start)]
+
+    def events(self, count: int, start: int = 0, cancel_share: float = 0.0) -> Iterator[Order | Cancellation]:
+        """`count` events from position `start`: about `cancel_share` of them cancellations, the rest orders.
+
+        The orders are those of `orders(count, start)`, in order (fewer of them when some events are
+        cancellations). A cancellation names one of the last CANCEL_WINDOW orders of this call, still placed,
+        with that order's customer id; so every cancellation applies, and cancels an order once.
+        """
+        if not 0.0 <= cancel_share < 1.0:
+            raise ValueError(f"the cancel share must be in [0, 1), not {cancel_share}")
+        rng = random.Random(f"cancels-{self.seed}-{self.skew}-{start}")
+        orders = self.orders(count, start)
+        recent: list[tuple[uuid.UUID, str] | None] = [None] * min(count, CANCEL_WINDOW)
+        placed = 0
+        cancelled = 0
+        for position in range(start, start + count):
+            target = None
+            if placed and cancel_share and rng.random() < cancel_share:
+                for _ in range(CANCEL_TRIES):
+                    slot = rng.randrange(min(placed, len(recent)))
+                    if recent[slot] is not None:
+                        target, recent[slot] = recent[slot], None
+                        break
+            if target is None:
+                order = next(orders)
+                recent[placed % len(recent)] = (order.order_id, order.customer_id)
+                placed += 1
+                yield order
+                continue
+            order_id, customer_id = target
+            yield Cancellation(
+                index=position,
+                order_id=order_id,
+                customer_id=customer_id,
+                event_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+                command_id=f"{self.prefix}-{self.seed}-cancel-{position}",
+                reason=CANCEL_REASONS[cancelled % len(CANCEL_REASONS)],
+                occurred_at=EPOCH + timedelta(milliseconds=position),
+            )
+            cancelled += 1
+
+    def event_records(self, count: int, start: int = 0, cancel_share: float = 0.0) -> Iterator[Record]:
+        return (encode_event(event) for event in self.events(count, start, cancel_share))
 
 
 def distinct_rows_orders(rows: int, seed: int = 11, lines_per_order: int = 4) -> list[Order]:

@@ -19,7 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.events import HEADERS
+from bench.events import Record
 from desktop_app.broker import EmbeddedBroker, ensure_jars
 from desktop_app.broker.topics import ensure_topic
 from desktop_app.query.log_end import read_end_offsets
@@ -124,12 +124,12 @@ def fast_producer(client_kwargs: dict[str, Any], **overrides: Any) -> AIOKafkaPr
     return AIOKafkaProducer(**client_kwargs, **options)
 
 
-async def send_all(producer: AIOKafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes]]) -> int:
-    """Send pre-encoded (key, value) records, gathering the send() futures a window at a time."""
+async def send_all(producer: AIOKafkaProducer, topic: str, records: Iterable[Record]) -> int:
+    """Send pre-encoded (key, value, headers) records, gathering the send() futures a window at a time."""
     pending: list[asyncio.Future[Any]] = []
     sent = 0
-    for key, value in records:
-        pending.append(await producer.send(topic, value, key=key, headers=HEADERS))
+    for key, value, headers in records:
+        pending.append(await producer.send(topic, value, key=key, headers=headers))
         sent += 1
         if len(pending) >= SEND_WINDOW:
             await asyncio.gather(*pending)
@@ -138,7 +138,7 @@ async def send_all(producer: AIOKafkaProducer, topic: str, records: Iterable[tup
     return sent
 
 
-async def produce(client_kwargs: dict[str, Any], topic: str, records: Iterable[tuple[bytes, bytes]]) -> int:
+async def produce(client_kwargs: dict[str, Any], topic: str, records: Iterable[Record]) -> int:
     producer = fast_producer(client_kwargs)
     await producer.start()
     try:
@@ -149,7 +149,8 @@ async def produce(client_kwargs: dict[str, Any], topic: str, records: Iterable[t
 
 @dataclass(frozen=True)
 class ProduceJob:
-    """`count` events of the seeded stream (see bench.events and bench.produce) into `topic`."""
+    """`count` events of the seeded stream (see bench.events and bench.produce) into `topic`; about
+    `cancel_share` of them cancel earlier orders of the same job."""
 
     topic: str
     count: int
@@ -158,12 +159,14 @@ class ProduceJob:
     start: int = 0
     rate: float = 0.0
     kind: str = "orders"
+    cancel_share: float = 0.0
 
     def command(self, cluster: BenchCluster) -> list[str]:
         return [
             sys.executable, "-m", "bench.produce", cluster.bootstrap_servers, self.topic, str(self.count),
             "--seed", str(self.seed), "--skew", "none" if self.skew is None else str(self.skew),
             "--start", str(self.start), "--rate", str(self.rate), "--kind", self.kind,
+            "--cancel-share", str(self.cancel_share),
         ]
 
 

@@ -1,7 +1,10 @@
-"""Another client producing OrderPlaced events, as a separate process (so it does not share our GIL).
+"""Another client producing events, as a separate process (so it does not share our GIL).
 
     python -m bench.produce SERVERS TOPIC COUNT [--seed N] [--skew 1.1|none] [--start N] [--rate EVENTS_PER_S]
-                            [--kind orders|rows]
+                            [--kind orders|rows] [--cancel-share 0.05]
+
+--cancel-share makes about that share of the COUNT events OrderCancelled of earlier orders of this run
+(see bench.events); the rest are OrderPlaced.
 
 --rate 0 (the default) sends as fast as it can, generating while it sends. A positive rate first encodes
 every record and connects, prints {"ready": true} (then, with --wait-for-go, waits for a line on stdin),
@@ -19,14 +22,14 @@ import sys
 import time
 from collections.abc import Iterable
 
-from bench.events import HEADERS, OrderGenerator, distinct_rows_orders, encode_order
+from bench.events import HEADERS, OrderGenerator, Record, distinct_rows_orders, encode_order
 from bench.kafka_io import SEND_WINDOW, fast_producer
 from desktop_app.settings import Settings
 
 PACE_STEP_S = 0.005
 
 
-async def paced_send(servers: str, topic: str, records: list[tuple[bytes, bytes]], rate: float,
+async def paced_send(servers: str, topic: str, records: list[Record], rate: float,
                      wait_for_go: bool = False) -> dict[str, float]:
     producer = fast_producer(Settings().kafka_client_kwargs(servers))
     await producer.start()
@@ -41,8 +44,8 @@ async def paced_send(servers: str, topic: str, records: list[tuple[bytes, bytes]
         while sent < len(records):
             due = min(len(records), int((time.monotonic() - started) * rate) + 1)
             while sent < due:
-                key, value = records[sent]
-                futures.append(await producer.send(topic, value, key=key, headers=HEADERS))
+                key, value, headers = records[sent]
+                futures.append(await producer.send(topic, value, key=key, headers=headers))
                 sent += 1
             if sent < len(records):
                 await asyncio.sleep(PACE_STEP_S)
@@ -54,14 +57,14 @@ async def paced_send(servers: str, topic: str, records: list[tuple[bytes, bytes]
     return {"first_send": started, "last_send": last_send, "acked": acked}
 
 
-async def bulk_send(servers: str, topic: str, records: Iterable[tuple[bytes, bytes]]) -> dict[str, float]:
+async def bulk_send(servers: str, topic: str, records: Iterable[Record]) -> dict[str, float]:
     producer = fast_producer(Settings().kafka_client_kwargs(servers))
     await producer.start()
     try:
         started = time.monotonic()
         pending: list[asyncio.Future[object]] = []
-        for key, value in records:
-            pending.append(await producer.send(topic, value, key=key, headers=HEADERS))
+        for key, value, headers in records:
+            pending.append(await producer.send(topic, value, key=key, headers=headers))
             if len(pending) >= SEND_WINDOW:
                 await asyncio.gather(*pending)
                 pending = []
@@ -86,13 +89,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="paced: after the ready line, wait for a line on stdin before sending")
     parser.add_argument("--kind", choices=("orders", "rows"), default="orders",
                         help="rows: orders that make COUNT distinct view rows (4 lines an order)")
+    parser.add_argument("--cancel-share", type=float, default=0.0,
+                        help="orders: about this share of the events cancel an earlier order (default 0)")
     args = parser.parse_args(argv)
+    if not 0.0 <= args.cancel_share < 1.0:
+        parser.error("--cancel-share must be at least 0 and below 1")
     skew = None if args.skew.lower() == "none" else float(args.skew)
 
     if args.kind == "rows":
-        records: Iterable[tuple[bytes, bytes]] = [encode_order(o) for o in distinct_rows_orders(args.count, args.seed)]
+        records: Iterable[Record] = [(*encode_order(o), HEADERS) for o in distinct_rows_orders(args.count, args.seed)]
     else:
-        stream = (encode_order(o) for o in OrderGenerator(args.seed, skew=skew).orders(args.count, args.start))
+        stream = OrderGenerator(args.seed, skew=skew).event_records(args.count, args.start, args.cancel_share)
         records = list(stream) if args.rate > 0 else stream
     if args.rate > 0:
         assert isinstance(records, list)
@@ -110,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class _Counted:
-    def __init__(self, records: Iterable[tuple[bytes, bytes]]) -> None:
+    def __init__(self, records: Iterable[Record]) -> None:
         self.records = records
         self.count = 0
 

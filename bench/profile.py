@@ -1,4 +1,4 @@
-"""Where the projector's time goes: `python -m bench.profile [--events N] [--skew 1.1|none]`.
+"""Where the projector's time goes: `python -m bench.profile [--events N] [--skew 1.1|none] [--cancel-share F]`.
 
 Produces N realistic events (as the benchmarks do), reads them back with aiokafka and feeds each batch
 (10,000 records, the projector's batch size) to `Projector.apply` in this thread, on a fresh read model.
@@ -17,6 +17,7 @@ import asyncio
 import cProfile
 import io
 import pstats
+import re
 import tempfile
 import time
 from collections import defaultdict
@@ -28,18 +29,23 @@ from sqlalchemy import event
 
 from bench.kafka_io import ProduceJob, bench_cluster, end_offsets, produce_in_children, total
 from desktop_app.query.projector import Projector
-from desktop_app.query.schema import ensure_schema, open_engine
+from desktop_app.query.schema import READ_MODEL_TABLES, ensure_schema, open_engine
 
 BATCH = 10_000
+# every table of the read model (orders, ignored_events, event_copies, ...), as the schema declares them
+_TABLE = re.compile(r"\b(" + "|".join(re.escape(table.name) for table in READ_MODEL_TABLES) + r")\b")
 
 
 def statement_kind(sql: str) -> str:
-    text = " ".join(sql.split())[:80].lower()
-    for table in ("ordered_items", "applied_events", "partition_offsets", "quarantined_records"):
-        if table in text:
-            verb = text.split()[0]
-            return f"{verb} {table}" + (" (upsert)" if "on conflict" in " ".join(sql.split()).lower() else "")
-    return text.split()[0] if text else "?"
+    """"verb table" of a statement, e.g. "insert orders" or "insert ordered_items (upsert)"."""
+    text = " ".join(sql.split()).lower()
+    if not text:
+        return "?"
+    verb = text.split()[0]
+    table = _TABLE.search(text)
+    if table is None:
+        return verb
+    return f"{verb} {table.group(1)}" + (" (upsert)" if "on conflict" in text else "")
 
 
 async def profile(client_kwargs: dict[str, Any], topic: str, ends: dict[int, int], db: Path,
@@ -136,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--skew", default="1.1")
+    parser.add_argument("--cancel-share", type=float, default=0.0,
+                        help="about this share of the events cancel an earlier order (e.g. 0.05)")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--output", type=Path, help="also write the report to this file")
     parser.add_argument("--pragma", action="append", default=[],
@@ -144,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     skew = None if args.skew.lower() == "none" else float(args.skew)
     with tempfile.TemporaryDirectory(prefix="order-desk-profile-") as folder, bench_cluster(Path(folder)) as cluster:
         topic = cluster.new_topic("profile")
-        produce_in_children(cluster, [ProduceJob(topic, args.events, seed=41, skew=skew)])
+        produce_in_children(cluster, [ProduceJob(topic, args.events, seed=41, skew=skew,
+                                                       cancel_share=args.cancel_share)])
         ends = end_offsets(cluster, topic)
         outcome = asyncio.run(profile(cluster.client_kwargs, topic, ends, Path(folder) / "readmodel.db",
                                       args.pragma))

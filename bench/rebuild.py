@@ -3,6 +3,8 @@
 QueryService.rebuild replays the whole log into a shadow generation while the live view keeps being
 served, then swaps it in. Each repetition times one rebuild() call, start to swap. Baseline, in the same
 repetition: consume-only (getmany + json.loads) of the same events.
+Two logs of the same size, each its own rows: orders only, and one where 5 % of the events are
+OrderCancelled of earlier orders.
 The target (30 s for 1M events) is scaled to the number of events of the run.
 """
 
@@ -10,33 +12,53 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.context import BenchContext
 from bench.kafka_io import consume_only, end_offsets, total
-from bench.report import BenchResult, Target
+from bench.report import BenchResult, Row, Target
 from desktop_app.query.service import QueryService
 
 TARGET_S_PER_MILLION = 30.0
 
 
-def run(ctx: BenchContext, topic: str, data_dir: Path) -> BenchResult:
-    ends = end_offsets(ctx.cluster, topic)
-    events = total(ends)
-    target_s = TARGET_S_PER_MILLION * events / 1_000_000
+@dataclass(frozen=True)
+class RebuildLog:
+    """A topic to rebuild from, and the data dir of a read model already caught up with it."""
+
+    topic: str
+    data_dir: Path
+    label: str = ""  # prefix of its rows; "" for the plain log
+
+
+def run(ctx: BenchContext, logs: list[RebuildLog]) -> BenchResult:
+    sizes = {log.label: total(end_offsets(ctx.cluster, log.topic)) for log in logs}
+    events = max(sizes.values())
     result = BenchResult(
         "rebuild", "4. Shadow rebuild", "consume-only of the same events (getmany + json.loads)",
-        params={"events": events, "target_seconds": round(target_s, 2)},
+        params={"events": events, "target_seconds": round(TARGET_S_PER_MILLION * events / 1_000_000, 2)},
     )
-    seconds = result.row(f"seconds for {events:,} events", "s", Target("<=", round(target_s, 2)))
-    rate = result.row("rebuild throughput", "events/s")
-    query = QueryService(data_dir / "readmodel.db", ctx.cluster.client_kwargs, topic)
+    for log in logs:
+        prefix = f"{log.label}: " if log.label else ""
+        count = sizes[log.label]
+        target_s = round(TARGET_S_PER_MILLION * count / 1_000_000, 2)
+        seconds = result.row(f"{prefix}seconds for {count:,} events", "s", Target("<=", target_s))
+        rate = result.row(f"{prefix}rebuild throughput", "events/s")
+        rebuild_log(ctx, log, seconds, rate)
+    return result
+
+
+def rebuild_log(ctx: BenchContext, log: RebuildLog, seconds: Row, rate: Row) -> None:
+    ends = end_offsets(ctx.cluster, log.topic)
+    events = total(ends)
+    query = QueryService(log.data_dir / "readmodel.db", ctx.cluster.client_kwargs, log.topic)
     try:
         query.start()
-        if not query.wait_for_offsets(ends, timeout=3600):  # normally at once: the memory child projected it
-            raise TimeoutError("the live view did not catch up before the rebuild")
+        if not query.wait_for_offsets(ends, timeout=3600):  # normally at once: it was projected before
+            raise TimeoutError(f"the live view of {log.topic} did not catch up before the rebuild")
         for rep in range(ctx.reps):
-            consumed, baseline_s = asyncio.run(consume_only(ctx.cluster.client_kwargs, topic, ends))
+            consumed, baseline_s = asyncio.run(consume_only(ctx.cluster.client_kwargs, log.topic, ends))
             if consumed != events:
                 raise RuntimeError(f"consume-only read {consumed} of {events} records")
             started = time.perf_counter()
@@ -46,8 +68,7 @@ def run(ctx: BenchContext, topic: str, data_dir: Path) -> BenchResult:
                 raise RuntimeError(f"the rebuild did not complete: {outcome}")
             seconds.add(app_s, baseline_s)
             rate.add(events / app_s, events / baseline_s)
-            ctx.log(f"rebuild rep {rep + 1}: {app_s:.1f} s ({events / app_s:,.0f} events/s); "
-                    f"consume-only {baseline_s:.1f} s")
+            ctx.log(f"rebuild {log.label or 'orders only'} rep {rep + 1}: {app_s:.1f} s "
+                    f"({events / app_s:,.0f} events/s); consume-only {baseline_s:.1f} s")
     finally:
         query.close()
-    return result

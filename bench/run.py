@@ -78,19 +78,37 @@ def timed(ctx: BenchContext, name: str, work: Callable[[], BenchResult]) -> Benc
     return result
 
 
+def big_jobs(topic: str, events: int, cancel_share: float = 0.0) -> list[ProduceJob]:
+    """The big topic's events, a share per child process (a cancellation names an order of its own share)."""
+    share = -(-events // PRODUCERS_FOR_BIG)
+    return [ProduceJob(topic, min(share, events - first), seed=BIG_SEED, start=first, cancel_share=cancel_share)
+            for first in range(0, events, share)]
+
+
+def caught_up_view(ctx: BenchContext, topic: str, name: str) -> Path:
+    """The data dir of a read model projected (untimed) to the end of `topic`."""
+    folder = ctx.fresh_dir(name)
+    projected = projection.project(ctx, topic, end_offsets(ctx.cluster, topic), folder)
+    if projected.ignored:
+        raise RuntimeError(f"the projector ignored events of {topic}: every cancellation should apply")
+    return folder
+
+
 def run_all(ctx: BenchContext, only: list[str]) -> list[BenchResult]:
     sizes = ctx.sizes
     jobs: list[ProduceJob] = []
     projection_jobs: dict[str, ProduceJob] = {}
     big_topic = None
+    big_cancels_topic = None
     if "projection" in only:
         projection_jobs = projection.produce_jobs(ctx)
         jobs += projection_jobs.values()
     if {"rebuild", "memory"} & set(only):
         big_topic = ctx.cluster.new_topic("big")
-        share = -(-sizes.big_events // PRODUCERS_FOR_BIG)
-        jobs += [ProduceJob(big_topic, min(share, sizes.big_events - first), seed=BIG_SEED, start=first)
-                 for first in range(0, sizes.big_events, share)]
+        jobs += big_jobs(big_topic, sizes.big_events)
+    if "rebuild" in only:  # the same size, 5 % of the events cancellations (each cancels an order of its job)
+        big_cancels_topic = ctx.cluster.new_topic("big-cancels")
+        jobs += big_jobs(big_cancels_topic, sizes.big_events, projection.CANCEL_SHARE)
     if jobs:
         ctx.log(f"producing {sum(job.count for job in jobs):,} events in {len(jobs)} child processes")
         started = time.perf_counter()
@@ -116,14 +134,16 @@ def run_all(ctx: BenchContext, only: list[str]) -> list[BenchResult]:
 
         results.append(timed(ctx, "memory", measure_memory))
     if "rebuild" in only:
-        assert big_topic is not None
+        assert big_topic is not None and big_cancels_topic is not None
 
         def measure_rebuild() -> BenchResult:
             if not live_view:  # a read model caught up with the big topic, projected untimed
-                folder = ctx.fresh_dir("rebuild-live")
-                projection.project(ctx, big_topic, end_offsets(ctx.cluster, big_topic), folder)
-                live_view.append(folder)
-            return rebuild.run(ctx, big_topic, live_view[0])
+                live_view.append(caught_up_view(ctx, big_topic, "rebuild-live"))
+            with_cancels = caught_up_view(ctx, big_cancels_topic, "rebuild-live-cancels")
+            return rebuild.run(ctx, [
+                rebuild.RebuildLog(big_topic, live_view[0]),
+                rebuild.RebuildLog(big_cancels_topic, with_cancels, projection.VARIANTS["cancels"].label),
+            ])
 
         results.append(timed(ctx, "rebuild", measure_rebuild))
     if "gui" in only:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from desktop_app.query.bands import Band, price_band
 from desktop_app.query.copies import SQL_IN_CHUNK
 from desktop_app.query.event_facts import Line, row_quantities
-from desktop_app.query.schema import OrderedItem, OrderRecord, OrderStatus
+from desktop_app.query.schema import PLACED, OrderedItem, OrderRecord
 
 ITEMS = OrderedItem.__table__
 ORDERS = OrderRecord.__table__
@@ -101,7 +101,7 @@ def refresh_times(connection: Connection, taken: dict[RowKey, set[str]]) -> None
     for start in range(0, len(customers), SQL_IN_CHUNK):
         chunk = customers[start:start + SQL_IN_CHUNK]
         statement = select(ORDERS.c.customer_id, ORDERS.c.placed_at, ORDERS.c.lines).where(
-            ORDERS.c.customer_id.in_(chunk), ORDERS.c.status == OrderStatus.PLACED.value
+            ORDERS.c.customer_id.in_(chunk), ORDERS.c.status == PLACED
         )
         for customer_id, placed_at, lines in connection.execute(statement):
             placed_at = stored_text(placed_at)

@@ -29,7 +29,7 @@ from desktop_app.query import item_sums
 from desktop_app.query.copies import SQL_IN_CHUNK
 from desktop_app.query.event_facts import CancelledFacts, Facts, Line, PlacedFacts
 from desktop_app.query.item_sums import RowKey, driver_sql
-from desktop_app.query.schema import IgnoredEvent, OrderRecord, OrderStatus
+from desktop_app.query.schema import CANCELLED, PLACED, REPLACED, IgnoredEvent, OrderRecord
 
 ORDERS = OrderRecord.__table__
 IGNORED = IgnoredEvent.__table__
@@ -95,13 +95,13 @@ def take_back(connection: Connection, event_ids: Sequence[bytes], outcome: BookO
         for_order = and_(ORDERS.c.order_id == order_id, ORDERS.c.partition == partition)
         for row in connection.execute(select(ORDERS).where(for_order)).mappings():
             facts += _facts_of_order(row)
-            if row["status"] == OrderStatus.PLACED.value:
+            if row["status"] == PLACED:
                 leaving += _stored_orders(connection, for_order)
             if row["replaces"] is not None:  # the order it replaced is only cancelled without it
                 connection.execute(update(ORDERS).where(
                     ORDERS.c.order_id == row["replaces"], ORDERS.c.partition == partition,
                     ORDERS.c.replaced_by == order_id,
-                ).values(status=OrderStatus.CANCELLED.value, replaced_by=None))
+                ).values(status=CANCELLED, replaced_by=None))
         connection.execute(delete(ORDERS).where(for_order))
         ignored_here = and_(IGNORED.c.order_id == order_id, IGNORED.c.partition == partition)
         facts += [_facts_of_ignored(row) for row in connection.execute(select(IGNORED).where(ignored_here)).mappings()]
@@ -133,14 +133,14 @@ def apply(connection: Connection, facts: Sequence[Facts], outcome: BookOutcome) 
                 ignored.append(_ignored_row(fact, why))
                 continue
             assert order is not None
-            order.status = OrderStatus.CANCELLED.value
+            order.status = CANCELLED
             order.row.update(status=order.status, cancelled_at=fact.occurred_at, reason=fact.reason,
                              cancel_event_id=fact.event_id, cancel_partition=fact.partition,
                              cancel_offset=fact.offset, cancel_source=fact.source)
             order.changed = True
             if order.in_store:
                 leaving.append(order)
-    outcome.rows |= item_sums.add(connection, [o for o in new_orders if o.status == OrderStatus.PLACED.value])
+    outcome.rows |= item_sums.add(connection, [o for o in new_orders if o.status == PLACED])
     outcome.took(item_sums.subtract(connection, leaving))
     if new_orders:
         connection.exec_driver_sql(_INSERT_ORDER, [order.row for order in new_orders])
@@ -158,16 +158,16 @@ def _why_not_cancellable(order: _Order | None, fact: CancelledFacts) -> str | No
         return f"order {fact.order_id} unknown (not placed before it in partition {fact.partition})"
     if order.customer_id != fact.customer_id:
         return f"order {fact.order_id} belongs to another customer"
-    if order.status != OrderStatus.PLACED.value:
+    if order.status != PLACED:
         return f"order {fact.order_id} already {order.status}"
     return None
 
 
 def _mark_replaced(replaced: _Order | None, amendment: PlacedFacts) -> None:
-    if (replaced is None or replaced.status != OrderStatus.CANCELLED.value
+    if (replaced is None or replaced.status != CANCELLED
             or replaced.customer_id != amendment.customer_id or replaced.row.get("replaced_by") is not None):
         return
-    replaced.status = OrderStatus.REPLACED.value
+    replaced.status = REPLACED
     replaced.row.update(status=replaced.status, replaced_by=amendment.order_id)
     replaced.changed = True
 
@@ -176,12 +176,12 @@ def _new_order(fact: PlacedFacts) -> _Order:
     row = {
         "order_id": fact.order_id, "event_id": fact.event_id, "customer_id": fact.customer_id,
         "placed_at": fact.occurred_at, "source": fact.source, "partition": fact.partition, "offset": fact.offset,
-        "line_count": len(fact.lines), "total_pence": fact.total_pence, "status": OrderStatus.PLACED.value,
+        "line_count": len(fact.lines), "total_pence": fact.total_pence, "status": PLACED,
         "lines": _JSON([list(line) for line in fact.lines]), "replaces": fact.replaces,
         **_UPDATED_DEFAULTS,
     }
     return _Order(fact.order_id, fact.customer_id, fact.occurred_at, fact.partition, fact.lines,
-                  OrderStatus.PLACED.value, in_store=False, row=row)
+                  PLACED, in_store=False, row=row)
 
 
 def _ignored_row(fact: Facts, reason: str) -> dict[str, Any]:

@@ -81,6 +81,10 @@ class OrderStatus(str, Enum):
         return self.value
 
 
+# the stored texts, for the projector's per-event code (an Enum member's .value is a descriptor call)
+PLACED, CANCELLED, REPLACED = (status.value for status in OrderStatus)
+
+
 class OrderRecord(SQLModel, table=True):
     """One order: what its OrderPlaced added to ordered_items (its lines), and what became of it.
 

@@ -17,7 +17,8 @@ SCRIPT = Path(__file__).with_name("headless_desk.py")
 
 
 class DeskProcess:
-    """One run of the headless desk. `accepted` collects every "accepted" answer, in order."""
+    """One run of the headless desk. `accepted` collects every "accepted" answer (of orders and of
+    cancellations), `refused` every "refused" one, in order."""
 
     def __init__(self, data_dir: Path, bootstrap_servers: str, topic: str, partitions: int) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -30,6 +31,7 @@ class DeskProcess:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
             )
         self.accepted: list[dict[str, Any]] = []
+        self.refused: list[dict[str, Any]] = []
         self._answers: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._read, name="desk-stdout", daemon=True)
@@ -42,9 +44,9 @@ class DeskProcess:
                 answer = json.loads(line)
             except json.JSONDecodeError:  # a line cut short by SIGKILL
                 continue
-            if answer.get("op") == "accepted":
+            if answer.get("op") in ("accepted", "refused"):
                 with self._lock:
-                    self.accepted.append(answer)
+                    (self.accepted if answer["op"] == "accepted" else self.refused).append(answer)
             self._answers.put(answer)
         self._answers.put(None)
 

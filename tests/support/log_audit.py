@@ -2,6 +2,8 @@
 
 The expected view is computed here from the log's distinct events (one per event_id), independently of
 the projector, and compared with the app's view and with a fresh replay into an empty read model.
+A cancellation takes its order out of the expected view when it names an order placed before it in the
+log (in the same partition), of the same customer and not cancelled yet; otherwise it changes nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from desktop_app import contracts
 from desktop_app.query.log_end import read_end_offsets, topic_end_offsets
+from desktop_app.query.orders_view import IgnoredRow, OrderRow
 from desktop_app.query.service import QueryService
-from desktop_app.query.views import ItemRow
+from desktop_app.query.views import ItemRow, ReadModel
 
 READ_TIMEOUT_S = 180.0
 
@@ -30,7 +33,7 @@ Totals = tuple[int, int]  # (quantity, orders)
 class LoggedRecord:
     partition: int
     offset: int
-    event: contracts.EventEnvelope | None  # None: malformed
+    event: contracts.Event | None  # None: malformed
     size: int  # bytes of the value
 
 
@@ -51,7 +54,7 @@ async def read_log(client_kwargs: Mapping[str, Any], topic: str) -> list[LoggedR
                         if record.offset >= ends[record.partition]:
                             continue
                         try:
-                            event: contracts.EventEnvelope | None = contracts.decode(record.value, record.headers)
+                            event: contracts.Event | None = contracts.decode(record.value, record.headers)
                         except contracts.MalformedRecord:
                             event = None
                         records.append(LoggedRecord(record.partition, record.offset, event, len(record.value or b"")))
@@ -70,7 +73,7 @@ class LogAudit:
 
     records: int = 0
     malformed: list[tuple[int, int]] = field(default_factory=list)  # (partition, offset)
-    events: dict[Any, contracts.EventEnvelope] = field(default_factory=dict)  # event_id -> first copy
+    events: dict[Any, contracts.Event] = field(default_factory=dict)  # event_id -> first copy, in log order
     positions: dict[Any, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
     event_ids_by_command: dict[str, set[Any]] = field(default_factory=lambda: defaultdict(set))
 
@@ -81,6 +84,10 @@ class LogAudit:
 
     def commands_with_several_events(self) -> dict[str, set[Any]]:
         return {command: ids for command, ids in self.event_ids_by_command.items() if len(ids) != 1}
+
+    @property
+    def cancellations(self) -> list[contracts.CancelEnvelope]:
+        return [event for event in self.events.values() if isinstance(event, contracts.CancelEnvelope)]
 
 
 def audit(records: Iterable[LoggedRecord]) -> LogAudit:
@@ -97,11 +104,31 @@ def audit(records: Iterable[LoggedRecord]) -> LogAudit:
     return result
 
 
-def expected_view(events: Iterable[contracts.EventEnvelope]) -> dict[ViewKey, Totals]:
-    """(customer, item, price) -> (total quantity, number of orders), each event counted once."""
+def still_placed(events: Iterable[contracts.Event]) -> dict[Any, contracts.EventEnvelope]:
+    """order_id -> OrderPlaced of the orders no cancellation took out. `events`: distinct, in log order.
+
+    One partition per customer (the key), so for a cancellation of the same customer "earlier in the
+    log" means earlier in its partition.
+    """
+    placed: dict[Any, contracts.EventEnvelope] = {}
+    cancelled: set[Any] = set()
+    for event in events:
+        order_id = event.payload.order_id
+        if isinstance(event, contracts.EventEnvelope):
+            if order_id not in placed and order_id not in cancelled:
+                placed[order_id] = event
+        elif order_id in placed and placed[order_id].payload.customer_id == event.payload.customer_id:
+            del placed[order_id]
+            cancelled.add(order_id)
+    return placed
+
+
+def expected_view(events: Iterable[contracts.Event]) -> dict[ViewKey, Totals]:
+    """(customer, item, price) -> (total quantity, number of orders) of the orders still placed, each event
+    counted once. `events`: distinct, in log order (as LogAudit.events holds them)."""
     quantity: Counter[ViewKey] = Counter()
     orders: Counter[ViewKey] = Counter()
-    for event in events:
+    for event in still_placed(events).values():
         in_this_order: set[ViewKey] = set()
         for line in event.payload.lines:
             key = (event.payload.customer_id, line.item, line.unit_price_pence)
@@ -123,13 +150,42 @@ def full_rows(rows: Iterable[ItemRow]) -> list[tuple]:
     )
 
 
-def replay_fresh(client_kwargs: Mapping[str, Any], topic: str, folder: Path, timeout: float = READ_TIMEOUT_S) -> list[ItemRow]:
-    """Project the whole log into an empty read model under `folder`; its rows once caught up."""
+@dataclass(frozen=True)
+class ViewState:
+    """What a read model holds: its rows, its orders (by order id) and the events it ignored."""
+
+    rows: list[ItemRow]
+    orders: dict[Any, OrderRow]
+    ignored: list[IgnoredRow]
+
+
+def view_state(reads: ReadModel | QueryService) -> ViewState:
+    return ViewState(reads.items(), {order.order_id: order for order in reads.orders()}, reads.ignored(limit=10_000))
+
+
+def read_view(db_path: Path) -> ViewState:
+    """The state of a read model file another process projected (a desk's, after it stopped)."""
+    read_model = ReadModel(db_path)
+    try:
+        return view_state(read_model)
+    finally:
+        read_model.close()
+
+
+def replay_fresh_state(client_kwargs: Mapping[str, Any], topic: str, folder: Path,
+                       timeout: float = READ_TIMEOUT_S) -> ViewState:
+    """Project the whole log into an empty read model under `folder`; its state once caught up."""
     folder.mkdir(parents=True, exist_ok=True)
     service = QueryService(folder / "readmodel.db", client_kwargs, topic)
     try:
         assert service.start(), "a fresh read model must be projected by this service"
         assert service.catch_up(timeout), f"fresh replay did not catch up within {timeout}s"
-        return service.items()
+        return view_state(service)
     finally:
         service.close()
+
+
+def replay_fresh(client_kwargs: Mapping[str, Any], topic: str, folder: Path,
+                 timeout: float = READ_TIMEOUT_S) -> list[ItemRow]:
+    """Project the whole log into an empty read model under `folder`; its rows once caught up."""
+    return replay_fresh_state(client_kwargs, topic, folder, timeout).rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,6 +23,30 @@ def unique_topic(prefix: str = "orders") -> str:
 def pounds(pence: int) -> str:
     """Pence as the price a person types: "4.99"."""
     return f"{pence // 100}.{pence % 100:02d}"
+
+
+def typed_lines(fields: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """An order's lines as typed in `order_fields`, as (item, unit price pence, quantity): the inverse of pounds."""
+    lines = []
+    for item, price, quantity in fields["lines"]:
+        whole, _, fraction = price.partition(".")
+        lines.append((item, int(whole) * 100 + int(fraction.ljust(2, "0")), int(quantity)))
+    return lines
+
+
+def typed_view(orders: Iterable[dict[str, Any]]) -> dict[tuple[str, str, int], tuple[int, int]]:
+    """(customer, item, price) -> (total quantity, number of orders) of these orders as typed."""
+    quantity: dict[tuple[str, str, int], int] = {}
+    counted: dict[tuple[str, str, int], int] = {}
+    for fields in orders:
+        keys = set()
+        for item, price, count in typed_lines(fields):
+            key = (fields["customer"], item, price)
+            quantity[key] = quantity.get(key, 0) + count
+            keys.add(key)
+        for key in keys:
+            counted[key] = counted.get(key, 0) + 1
+    return {key: (quantity[key], counted[key]) for key in quantity}
 
 
 def order_fields(rng: random.Random, command_id: str, *, unique_item: bool = False) -> dict[str, Any]:

@@ -36,6 +36,10 @@ def test_quick_benchmarks_produce_numbers_json_and_a_table(
                 assert row["baseline"]["median"] > 0 and row["ratio"]["median"] > 0, (name, row["metric"])
     assert [row["metric"] for row in benchmarks["e2e"]["rows"]] == ["p50", "p95", "p99", "max"]
     assert benchmarks["projection"]["params"]["zipf_view_rows"] > 0
+    assert benchmarks["projection"]["params"]["cancels_orders_cancelled"] > 0
+    assert [row["metric"] for row in benchmarks["projection"]["rows"]] == [
+        "zipf: events/s", "uniform: events/s", "zipf, 5% cancelled: events/s"]
     assert "| 1. End-to-end latency | p99 (ms) |" in table
     assert "| 2. Projection throughput | uniform: events/s (events/s) |" in table
+    assert "| 2. Projection throughput | zipf, 5% cancelled: events/s (events/s) |" in table
     assert "| 3. Command throughput | bulk place_orders ×500 (orders/s) |" in table

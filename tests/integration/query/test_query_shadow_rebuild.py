@@ -335,14 +335,21 @@ def test_kills_around_the_swap_leave_one_whole_view_each_time(topic_ready, start
     fresh_rows, fresh_summary = fresh_replay(start_service, tmp_path / "fresh")
     jitter = random.Random(6)
     generations_seen = set()
-    for _ in range(8):
+    swap_s = 0.12  # from the end of the replay to "rebuilt": measured below, on this machine's load
+    for attempt in range(8):
         process = start_rebuild_process(data_dir / "readmodel.db", topic_ready, max_records=500)
         try:
             assert process.stdout is not None
             for line in process.stdout:
                 if line.startswith("progress") and line.split()[1] == line.split()[2]:
                     break
-            time.sleep(jitter.uniform(0, 0.12))  # around the pause, the swap and the deletion
+            replayed = time.monotonic()
+            if attempt % 2:  # around the pause, the swap and the deletion
+                time.sleep(jitter.uniform(0, swap_s))
+            else:  # just after the swap, while the old generation is being deleted
+                assert process.stdout.readline().strip() == "rebuilt"
+                swap_s = max(swap_s, time.monotonic() - replayed)
+                time.sleep(jitter.uniform(0, 0.02))
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait()
