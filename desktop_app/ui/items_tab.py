@@ -72,6 +72,7 @@ class ItemsTableModel(PagedRowsModel[ItemRow]):
 
     columns = COLUMNS
     numeric = NUMERIC
+    has_value = True  # the line values' total, for the footer
 
     def __init__(self, source: ItemsSource, band: Band, parent: Any = None,
                  reader: ThreadPoolExecutor | None = None) -> None:

@@ -297,6 +297,8 @@ class MainWindow(QMainWindow):
 
     def _update_footer(self, *_args: object) -> None:
         index = self.tabs.currentIndex()
+        for position, model in enumerate(self.tab_models):
+            model.set_value_wanted(position == index)  # only the footer shown needs its total
         if 0 <= index < len(self.tab_models):
             model = self.tab_models[index]
             singular, plural = ("order", "orders") if model is self.orders else ("row", "rows")

@@ -2,8 +2,12 @@
 
 The band tabs (items_tab) and the Orders tab (orders_model) are this model with their own reads, columns
 and row identity. What it does for both: pages load as the view scrolls; a batch of changed keys makes one
-re-read of the loaded window (and of the total and value) on a reader thread, whose difference is applied
-in a few range signals, never a reset; a reload (filter or sort change) is the only reset.
+re-read of the loaded window (and of the total) on a reader thread, whose difference is applied in a few
+range signals, never a reset; a reload (filter or sort change) is the only reset.
+
+A money value (the band tabs' footer total) is a SUM over every row selected: several times the cost of the
+count (measured: 29 ms against 4 ms for 60k rows). So it is read only while `value_wanted` (the tab is the
+one shown), always on the reader thread, and after the rows are applied, so it never holds them back.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ PAGE_SIZE = 500
 RETRY_MS = 500  # wait before re-reading after a read failed
 FLASH_SECONDS = 1.5
 FLASH_COLOUR = QColor(255, 236, 153)
-NO_VALUE = -1  # the model has no money total (or it could not be read)
+NO_VALUE = -1  # the model has no money total
 
 Row = TypeVar("Row")
 Index = QModelIndex | QPersistentModelIndex
@@ -39,10 +43,12 @@ class PagedRowsModel(QAbstractTableModel, Generic[Row]):
 
     columns: tuple[tuple[str, str], ...] = ()
     numeric: frozenset[str] = frozenset()
+    has_value = False  # True if `read_value` gives a money value
 
     totalChanged = Signal(int)
-    valueChanged = Signal(int)  # pence of every row the filters select (NO_VALUE if the model has none)
-    _rowsRead = Signal(int, object, int, int)  # generation, window re-read (None: not read), total (-1: failed), value
+    valueChanged = Signal(object)  # value_pence
+    _rowsRead = Signal(int, object, int, bool)  # generation, window (None: not read), total (-1: failed), value follows
+    _valueRead = Signal(int, object)  # generation, value in pence (None: the read failed)
 
     def __init__(self, parent: Any = None, reader: ThreadPoolExecutor | None = None, name: str = "rows") -> None:
         """`reader`: the thread that re-reads changed rows (tabs may share one); by default the model's own."""
@@ -53,7 +59,9 @@ class PagedRowsModel(QAbstractTableModel, Generic[Row]):
         self.descending = False
         self._rows: list[Row] = []
         self._total = 0
-        self._value = NO_VALUE
+        self._value: int | None = None if self.has_value else NO_VALUE
+        self._value_stale = self.has_value  # the value needs reading (when wanted)
+        self.value_wanted = True
         self._flash: dict[Hashable, float] = {}
         self._flash_timer = QTimer(self)
         self._flash_timer.setInterval(250)
@@ -65,6 +73,7 @@ class PagedRowsModel(QAbstractTableModel, Generic[Row]):
         self._own_reader = reader is None
         self._reader = reader or ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._rowsRead.connect(self._apply_read)  # queued: emitted from the reader thread
+        self._valueRead.connect(self._apply_value)
         self._drain_timer = QTimer(self)
         self._drain_timer.setSingleShot(True)
         self._drain_timer.timeout.connect(self._drain)
@@ -83,7 +92,8 @@ class PagedRowsModel(QAbstractTableModel, Generic[Row]):
         raise NotImplementedError
 
     def read_value(self, filters: tuple[Any, ...]) -> int:
-        return NO_VALUE
+        """The money value of every row the filters select, in pence (only if `has_value`)."""
+        raise NotImplementedError
 
     def identity(self, row: Row) -> Hashable:
         raise NotImplementedError
@@ -112,9 +122,20 @@ class PagedRowsModel(QAbstractTableModel, Generic[Row]):
         return self._total
 
     @property
-    def value_pence(self) -> int:
-        """The money value of every row the filters select, in pence (NO_VALUE: none, or not known)."""
+    def value_pence(self) -> int | None:
+        """The money value of every row the filters select, in pence; None while it is being read (or not
+        read since the tab was last shown); NO_VALUE if the model has none."""
         return self._value
+
+    def set_value_wanted(self, wanted: bool) -> None:
+        """Read the value only while it is shown (a SUM over the rows selected is not free)."""
+        self.value_wanted = wanted
+        if wanted and self._value_stale:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._drain_timer.isActive() and not self._closed:
+            self._drain_timer.start(0)
 
     @property
     def filtered(self) -> bool:
@@ -131,14 +152,17 @@ class PagedRowsModel(QAbstractTableModel, Generic[Row]):
         filters = self.filters()
         try:
             self._total = self.read_count(filters)
-            self._value = self.read_value(filters)
             self._rows.extend(self.read_page(filters, PAGE_SIZE, 0))
         except ViewUnavailable:  # being rebuilt after damage (the status bar says so): the swap reloads
-            self._total, self._value = 0, NO_VALUE
+            self._total = 0
+        if self.has_value:  # read on the reader thread, not here
+            self._value, self._value_stale = None, True
         self.resets += 1
         self.endResetModel()
         self.totalChanged.emit(self._total)
         self.valueChanged.emit(self._value)
+        if self._value_stale and self.value_wanted:
+            self._schedule()
 
     def set_filter(self, customer: str | None, search: str | None) -> None:
         customer = customer or None
@@ -170,7 +194,7 @@ class PagedRowsModel(QAbstractTableModel, Generic[Row]):
     @property
     def busy(self) -> bool:
         """True while changes are still waiting to be applied."""
-        return self._window_stale or self._count_stale or self._reading
+        return self._window_stale or self._count_stale or self._reading or (self._value_stale and self.value_wanted)
 
     def apply_changed_keys(self, keys: Iterable[Key]) -> None:
         """Note changed (customer, band) keys. However many there are, the tab then re-reads its loaded
@@ -186,29 +210,40 @@ class PagedRowsModel(QAbstractTableModel, Generic[Row]):
             else:
                 self._window_stale = True
                 break  # one re-read covers every other key
-        if (self._window_stale or self._count_stale) and not self._drain_timer.isActive():
-            self._drain_timer.start(0)
+        if self._window_stale or self._count_stale:
+            self._value_stale = self.has_value
+            self._schedule()
 
     def _drain(self) -> None:
-        if self._reading or not (self._window_stale or self._count_stale):
+        value = self._value_stale and self.value_wanted
+        if self._reading or not (self._window_stale or self._count_stale or value):
             return
-        window = self._window_stale
+        window, rows_needed = self._window_stale, self._window_stale or self._count_stale
         self._window_stale = self._count_stale = False
+        self._value_stale = self._value_stale and not value
         generation, filters, limit = self._generation, self.filters(), max(len(self._rows), PAGE_SIZE)
         self._reading = True
 
         def read() -> None:
-            rows: list[Row] | None = None
             try:
-                if window:
-                    rows = self.read_page(filters, limit, 0)
-                total = self.read_count(filters)
-                value = self.read_value(filters)
-            except Exception:  # noqa: BLE001 - reported; read again after a pause
-                log.exception("re-reading %s failed; retrying", type(self).__name__)
-                rows, total, value = ([] if window else None), -1, NO_VALUE
-            try:
-                self._rowsRead.emit(generation, rows, total, value)
+                read_ok = True
+                if rows_needed:
+                    rows: list[Row] | None = None
+                    try:
+                        if window:
+                            rows = self.read_page(filters, limit, 0)
+                        total = self.read_count(filters)
+                    except Exception:  # noqa: BLE001 - reported; read again after a pause
+                        log.exception("re-reading %s failed; retrying", type(self).__name__)
+                        rows, total, read_ok = ([] if window else None), -1, False
+                    self._rowsRead.emit(generation, rows, total, value)
+                if value:
+                    pence: int | None = None
+                    try:
+                        pence = self.read_value(filters) if read_ok else None
+                    except Exception:  # noqa: BLE001 - reported; read again after a pause
+                        log.exception("reading the value of %s failed; retrying", type(self).__name__)
+                    self._valueRead.emit(generation, pence)
             except RuntimeError:  # the model was deleted meanwhile (window closed)
                 pass
 
@@ -218,29 +253,46 @@ class PagedRowsModel(QAbstractTableModel, Generic[Row]):
         """Stop the reader thread if it is the model's own (pending reads are dropped)."""
         self._closed = True
         self._drain_timer.stop()
-        self._window_stale = self._count_stale = False
+        self._window_stale = self._count_stale = self._value_stale = False
         if self._own_reader:
             self._reader.shutdown(wait=False, cancel_futures=True)
 
-    @Slot(int, object, int, int)
-    def _apply_read(self, generation: int, rows: list[Row] | None, total: int, value: int) -> None:
+    @Slot(int, object, int, bool)
+    def _apply_read(self, generation: int, rows: list[Row] | None, total: int, value_follows: bool) -> None:
+        """The re-read rows and total; the read is done here unless a value read follows (`_apply_value`)."""
         if self._closed:
             return
         if generation != self._generation:  # a reload came in between: the rows are stale
-            self._read_done(failed=False)
+            if not value_follows:
+                self._read_done(failed=False)
             return
         if total < 0:
             self._window_stale = self._window_stale or rows is not None
             self._count_stale = self._count_stale or rows is None
-            self._read_done(failed=True)
+            if not value_follows:
+                self._read_done(failed=True)
             return
         if rows is not None:
             self._apply_window(rows)
         self._total = total
         self.totalChanged.emit(total)
-        if value != self._value:
-            self._value = value
-            self.valueChanged.emit(value)
+        if not value_follows:
+            self._read_done(failed=False)
+
+    @Slot(int, object)
+    def _apply_value(self, generation: int, pence: int | None) -> None:
+        if self._closed:
+            return
+        if generation != self._generation:  # a reload came in between: it asked for the value again
+            self._read_done(failed=False)
+            return
+        if pence is None:
+            self._value_stale = True
+            self._read_done(failed=True)
+            return
+        if pence != self._value:
+            self._value = pence
+            self.valueChanged.emit(pence)
         self._read_done(failed=False)
 
     def _apply_window(self, fresh: list[Row]) -> None:
@@ -269,7 +321,7 @@ class PagedRowsModel(QAbstractTableModel, Generic[Row]):
         self._reading = False
         if failed:
             self._drain_timer.start(RETRY_MS)
-        elif self._window_stale or self._count_stale:
+        elif self._window_stale or self._count_stale or (self._value_stale and self.value_wanted):
             self._drain_timer.start(0)
 
     def _expire_flashes(self) -> None:

@@ -9,12 +9,14 @@ from desktop_app.ui.items_tab import format_pounds
 from desktop_app.ui.paged_model import NO_VALUE, PagedRowsModel
 
 
-def footer_text(count: int, singular: str, plural: str, value_pence: int, filtered: bool) -> str:
+def footer_text(count: int, singular: str, plural: str, value_pence: int | None, filtered: bool) -> str:
     """'3 rows shown (filtered), total £12.50'. The total is of every row the filters select, not only the
-    rows scrolled into view; with no money value (NO_VALUE) the total is left out."""
+    rows scrolled into view ("…" while it is being read); with no money value (NO_VALUE) it is left out."""
     noun = singular if count == 1 else plural
     text = f"{count:,} {noun} shown" + (" (filtered)" if filtered else "")
-    if value_pence != NO_VALUE:
+    if value_pence is None:
+        text += ", total …"
+    elif value_pence != NO_VALUE:
         text += f", total {format_pounds(value_pence)}"
     return text
 

@@ -206,6 +206,8 @@ def test_the_line_value_column_shows_pounds_and_does_not_resort(view, qtbot):
     model.reload()
     line_value = column("line_value_pence")
     assert [model.data(model.index(row, line_value)) for row in range(2)] == ["£30.00", "£25.00"]
+    assert model.value_pence is None  # read on the reader thread, not by the reload
+    qtbot.waitUntil(lambda: not model.busy, timeout=5000)
     assert model.value_pence == 5500
     resets = model.resets
     model.sort(line_value, Qt.SortOrder.DescendingOrder)
@@ -233,4 +235,40 @@ def test_a_click_on_the_line_value_header_leaves_the_sort_arrow_where_the_rows_a
     QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      QPoint(header.sectionViewportPosition(column("line_value_pence")) + 10, header.height() // 2))
     assert header.sortIndicatorSection() == column("orders") and model.sort_column == column("orders")
+    model.close()
+
+
+class CountingValueReads:
+    """A read model that counts the value (SUM) reads a tab makes."""
+
+    def __init__(self, read_model: ReadModel) -> None:
+        self.read_model = read_model
+        self.value_reads = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.read_model, name)
+
+    def value_of_items(self, *args, **kwargs):
+        self.value_reads += 1
+        return self.read_model.value_of_items(*args, **kwargs)
+
+
+def test_a_tab_not_shown_reads_no_value_until_it_is_shown_again(view, qtbot):
+    """The footer's total is a SUM over every row selected, several times the cost of the count: a hidden tab
+    (value not wanted) keeps up its rows without it, and reads it once when it is shown again."""
+    writer, read_model = view
+    source = CountingValueReads(read_model)
+    model = ItemsTableModel(source, Band.AFFORDABLE)
+    model.set_value_wanted(False)
+    model.reload()
+    for number in range(3):
+        model.apply_changed_keys(writer.write(order_event(f"c{number}", ("Lamp", 2500, 2))))
+        qtbot.waitUntil(lambda: not model.busy, timeout=5000)
+    assert model.rowCount() == 3 and source.value_reads == 0 and model.value_pence is None
+    model.set_value_wanted(True)
+    qtbot.waitUntil(lambda: not model.busy, timeout=5000)
+    assert (source.value_reads, model.value_pence) == (1, 15000)
+    model.apply_changed_keys(writer.write(order_event("c9", ("Rug", 1000, 1))))
+    qtbot.waitUntil(lambda: not model.busy and model.value_pence == 16000, timeout=5000)
+    assert source.value_reads == 2
     model.close()

@@ -63,7 +63,8 @@ def grab_with(window: QWidget, dialog: QWidget) -> QPixmap:
     left = (picture.width() - shot.width()) // 2
     top = (picture.height() - shot.height()) // 3
     painter = QPainter(picture)
-    painter.fillRect(left - 1, top - title_height, shot.width() + 2, title_height + shot.height() + 1, QColor(90, 90, 90))
+    frame = QColor(90, 90, 90)
+    painter.fillRect(left - 1, top - title_height, shot.width() + 2, title_height + shot.height() + 1, frame)
     painter.setPen(QColor(255, 255, 255))
     painter.drawText(QRect(left + 8, top - title_height, shot.width() - 16, title_height),
                      int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), dialog.windowTitle())

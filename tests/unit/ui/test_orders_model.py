@@ -87,3 +87,4 @@ def test_the_footer_names_the_rows_and_their_total():
     assert footer_text(1, "row", "rows", 1059, False) == "1 row shown, total £10.59"
     assert footer_text(1234, "row", "rows", 123456789, True) == "1,234 rows shown (filtered), total £1,234,567.89"
     assert footer_text(2, "order", "orders", NO_VALUE, True) == "2 orders shown (filtered)"
+    assert footer_text(2, "row", "rows", None, False) == "2 rows shown, total …"  # being read
