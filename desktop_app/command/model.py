@@ -35,6 +35,13 @@ _DIRECTION_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202
 _UNSEEN_CATEGORIES = frozenset({"Zs", "Cf", "Mn", "Mc", "Me"})
 # Letters and symbols that draw blank all the same: the Hangul fillers and the blank Braille pattern.
 _BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Invisible characters with no job inside a label (unlike ZWJ/ZWNJ, which join emoji and shape scripts):
+# inside visible text they make two labels that look the same differ. Zero-width space, word joiner, BOM,
+# soft hyphen, Mongolian vowel separator, invisible math operators, and the blank fillers above.
+_INVISIBLE_INSIDE = frozenset("\u200b\u2060\ufeff\u00ad\u180e\u2061\u2062\u2063\u2064") | _BLANK_CHARACTERS
+# Private-use and unassigned code points: each font draws them differently (or not at all), so nobody can
+# read one back or type it again.
+_UNREADABLE_CATEGORIES = frozenset({"Co", "Cn"})
 _PLAIN_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 _GROUPED_AMOUNT = re.compile(r"[0-9]{1,3}(?:[,_' \u00a0\u202f][0-9]{3})+(?:\.[0-9]+)?", re.ASCII)
 _WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
@@ -247,6 +254,12 @@ def _refuse_unseen_or_controls(text: str) -> None:
         raise ValueError("must not contain direction-control characters")
     if all(category in _UNSEEN_CATEGORIES or ch in _BLANK_CHARACTERS for ch, category in zip(text, categories)):
         raise ValueError("must contain a visible character")
+    hidden = next((ch for ch in text if ch in _INVISIBLE_INSIDE), None)
+    if hidden is not None:
+        raise ValueError(f"must not contain invisible characters (U+{ord(hidden):04X})")
+    unreadable = next((ch for ch, category in zip(text, categories) if category in _UNREADABLE_CATEGORIES), None)
+    if unreadable is not None:
+        raise ValueError(f"must not contain private-use or unassigned characters (U+{ord(unreadable):04X})")
 
 
 def check_command_id(value: object) -> str:

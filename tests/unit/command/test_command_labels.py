@@ -78,12 +78,32 @@ def test_direction_control_characters_are_refused(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["👩\u200d🍳", "Zoë", "山田", "שלום", "مرحبا", "x\u200by", "a\u0301", "O'Brien", "🇬🇧", "\u2801", "x\u3164"],
-    ids=["emoji with joiner", "latin", "cjk", "hebrew", "arabic", "zero-width inside", "accented", "apostrophe",
-         "flag", "braille dot", "filler inside"],
+    ["👩\u200d🍳", "Zoë", "山田", "שלום", "مرحبا", "می\u200cخواهم", "a\u0301", "O'Brien", "🇬🇧", "\u2801"],
+    ids=["emoji with joiner", "latin", "cjk", "hebrew", "arabic", "persian with non-joiner", "accented",
+         "apostrophe", "flag", "braille dot"],
 )
 def test_visible_text_with_joiners_marks_or_right_to_left_letters_is_accepted(text: str) -> None:
     assert check(placed(customer=text)).customer_id == unicodedata.normalize("NFC", text)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("x\u200by", "200B"), ("al\u2060ice", "2060"), ("bob\ufeff", "FEFF"), ("co\u00adst", "00AD"),
+     ("x\u3164", "3164"), ("a\u2062b", "2062")],
+    ids=["zero-width space", "word joiner", "BOM at the end", "soft hyphen", "hangul filler", "invisible times"],
+)
+def test_invisible_characters_inside_visible_text_are_refused(text: str, code: str) -> None:
+    # "x<ZWSP>y" looks like "xy": two customers a clerk could not tell apart
+    reason = f"must not contain invisible characters (U+{code})"
+    assert problems_of(placed(customer=text)) == [("customer", reason)]
+    assert problems_of(placed(item=text)) == [("line[1].item", reason)]
+
+
+@pytest.mark.parametrize(("text", "code"), [("x\ue000", "E000"), ("\U000f0000y", "F0000"), ("z\u0378", "0378")],
+                         ids=["private use", "supplementary private use", "unassigned"])
+def test_private_use_and_unassigned_characters_are_refused(text: str, code: str) -> None:
+    reason = f"must not contain private-use or unassigned characters (U+{code})"
+    assert problems_of(placed(customer=text)) == [("customer", reason)]
 
 
 def test_the_rule_functions_raise_with_the_same_reasons() -> None:
