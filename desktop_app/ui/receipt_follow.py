@@ -27,9 +27,12 @@ class ReceiptFollower:
         self.query = query
         self.latest_command_id: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     def follow(self, order: PlacedOrder, receipt: Any) -> None:
         """Show `receipt` as accepted, then as it gets further (on the running qasync loop)."""
+        if self._stopped:  # the window closed while the command was being accepted: nothing to show it in
+            return
         self.latest_command_id = receipt.command_id
         self._show(order, receipt, ACCEPTED)
         task = asyncio.ensure_future(self._follow(order, receipt))
@@ -37,6 +40,7 @@ class ReceiptFollower:
         task.add_done_callback(self._tasks.discard)
 
     def stop(self) -> None:
+        self._stopped = True
         for task in self._tasks:
             task.cancel()
 

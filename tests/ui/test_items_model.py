@@ -225,6 +225,7 @@ def test_a_click_on_the_line_value_header_leaves_the_sort_arrow_where_the_rows_a
     model = ItemsTableModel(read_model, Band.AFFORDABLE)
     model.reload()
     table = ItemsView(model)
+    model.setParent(table)  # the view outlives this function (qtbot closes it later): so must its model
     qtbot.addWidget(table)
     table.resize(900, 300)
     table.show()
