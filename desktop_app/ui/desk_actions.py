@@ -7,9 +7,9 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
-from desktop_app.ui.items_actions import write_csv
-from desktop_app.ui.items_tab import ItemsTableModel
 from desktop_app.ui.order_form import OrderForm
+from desktop_app.ui.paged_model import PagedRowsModel
+from desktop_app.ui.table_text import write_csv
 
 
 class QuitGuard:
@@ -53,18 +53,18 @@ class TabExport:
         self.report = report
         self.dialog: QFileDialog | None = None
 
-    def start(self, model: ItemsTableModel, title: str) -> None:
+    def start(self, model: PagedRowsModel, title: str, file_name: str) -> None:
         dialog = QFileDialog(self.window, f"Export {title} tab as CSV")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setNameFilter("CSV files (*.csv)")
         dialog.setDefaultSuffix("csv")
         dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
-        dialog.selectFile(f"{model.band.value}-items.csv")
+        dialog.selectFile(file_name)
         dialog.fileSelected.connect(lambda path: self.export(model, title, Path(path)))
         self.dialog = dialog
         dialog.open()
 
-    def export(self, model: ItemsTableModel, title: str, path: Path) -> None:
+    def export(self, model: PagedRowsModel, title: str, path: Path) -> None:
         try:
             count = write_csv(model, path)
         except OSError as exc:

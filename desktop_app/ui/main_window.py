@@ -1,16 +1,14 @@
-"""The main window: order entry on the left, the three live price-band tabs on the right."""
+"""The main window: order entry on the left; on the right the three live price-band tabs and the Orders tab."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import platform
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import PySide6
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -19,7 +17,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -27,28 +24,33 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from desktop_app import __version__
 from desktop_app.command.model import InvalidOrder, PlaceOrder, check
 from desktop_app.query.bands import Band
 from desktop_app.query.view_health import ViewUnavailable
+from desktop_app.query.views import ItemRow
 from desktop_app.ui.bridge import ProjectionBridge
 from desktop_app.ui.desk_actions import QuitGuard, TabExport
+from desktop_app.ui.desk_dialogs import show_about, show_quarantine
 from desktop_app.ui.items_actions import RowActions
 from desktop_app.ui.items_tab import ItemsTableModel, ItemsView
+from desktop_app.ui.order_actions import OrderActions
 from desktop_app.ui.order_form import OrderForm
+from desktop_app.ui.orders_model import BandRow, OrdersTableModel
+from desktop_app.ui.orders_tab import OrdersTab
+from desktop_app.ui.paged_model import PagedRowsModel
 from desktop_app.ui.rebuild_control import RebuildControl
-from desktop_app.ui.receipt_text import (
-    ACCEPTED, SENT, SENT_VIEW_BEHIND, VISIBLE, PlacedOrder, receipt_details, receipt_text,
-)
+from desktop_app.ui.receipt_follow import ReceiptFollower
+from desktop_app.ui.receipt_text import PlacedOrder
 from desktop_app.ui.status_bar import DeskStatus, DeskStatusBar
+from desktop_app.ui.tab_footer import TabFooter
 
 log = logging.getLogger(__name__)
 
 ALL_CUSTOMERS = "All customers"
 BAND_TITLES = {Band.CHEAP: "Cheap", Band.AFFORDABLE: "Affordable", Band.EXPENSIVE: "Expensive"}
+ORDERS_TITLE = "Orders"
+SEARCH_HINTS = {False: "Search items and customers (Ctrl+F)", True: "Search order ids and customers (Ctrl+F)"}
 STATUS_EVERY_MS = 1000
-PUBLISH_WAIT_S = 24 * 3600.0
-VISIBLE_WAIT_S = 120.0
 # The projector thread is CPU-bound during bursts; a shorter GIL switch interval (default 5 ms) lets
 # the GUI thread win the GIL back quickly after each SQLite call, which releases it.
 GIL_SWITCH_INTERVAL_S = 0.0005
@@ -69,15 +71,22 @@ class MainWindow(QMainWindow):
         self._row_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="view-rows")  # one for all tabs
         self.models = {band: ItemsTableModel(self.query, band, self, self._row_reader) for band in Band}
         self.views = {band: ItemsView(model) for band, model in self.models.items()}
-        self.row_actions = {band: RowActions(view, self.filter_to_customer) for band, view in self.views.items()}
+        self.row_actions = {band: RowActions(view, self.filter_to_customer, self.show_orders_behind)
+                            for band, view in self.views.items()}
+        self.receipts = ReceiptFollower(self.form, self.command, self.query)
+        self.order_actions = OrderActions(self, self.command, self.query, self.form, self.receipts, self.report)
+        self.orders = OrdersTableModel(self.query, self, self._row_reader)
+        self.orders_tab = OrdersTab(self.orders, self.order_actions.cancel, self.order_actions.amend, self.report)
+        self.tab_models: list[PagedRowsModel] = [*self.models.values(), self.orders]  # in tab order
         self.tabs = QTabWidget()
         for band, view in self.views.items():
             self.tabs.addTab(view, BAND_TITLES[band])
+        self.tabs.addTab(self.orders_tab, ORDERS_TITLE)
         self.customer_filter = QComboBox()
         self.customer_filter.setMinimumWidth(180)
         self.customer_filter.setToolTip("Show one customer's items (Ctrl+Shift+F)")
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search items and customers (Ctrl+F)")
+        self.search.setPlaceholderText(SEARCH_HINTS[False])
         self.search.setClearButtonEnabled(True)
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -92,6 +101,8 @@ class MainWindow(QMainWindow):
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addLayout(filters)
         right_layout.addWidget(self.tabs, 1)
+        self.footer = TabFooter()
+        right_layout.addWidget(self.footer)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.form)
         self.splitter.addWidget(right)
@@ -101,15 +112,13 @@ class MainWindow(QMainWindow):
         self.status = DeskStatusBar()
         self.setStatusBar(self.status)
         self.quit_guard = QuitGuard(self, self.form)
-        self.tab_export = TabExport(self, lambda message: self.statusBar().showMessage(message, 8000))
+        self.tab_export = TabExport(self, self.report)
         self._build_menus()
 
         self.rebuild_panel = self.status.rebuild  # the one place a rebuild's progress shows; never modal
         self.rebuilds = RebuildControl(self, self.query, self.bridge, self.rebuild_panel, self.rebuild_action,
                                        on_swapped=self.reload_all)
         self._ever_connected = False
-        self._latest_command_id: str | None = None
-        self._receipt_tasks: set[asyncio.Task[None]] = set()
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_EVERY_MS)
         self._status_timer.timeout.connect(self.refresh_status)
@@ -126,10 +135,17 @@ class MainWindow(QMainWindow):
         self.search.textChanged.connect(lambda _text: self._search_timer.start())
         self._search_timer.timeout.connect(self._apply_filters)
         self.status.quarantineRequested.connect(self.show_quarantine)
-        for model in self.models.values():
+        for model in self.tab_models:
             model.totalChanged.connect(self._update_tab_titles)
+            model.valueChanged.connect(self._update_footer)
+        self.orders.modelReset.connect(self._update_footer)  # in or out of "the orders behind a row"
+        self.tabs.currentChanged.connect(self._current_tab_changed)
         self.query.add_listener(self.bridge.on_change)
         self._restore_preferences()
+
+    def report(self, message: str) -> None:
+        """A one-line message in the status bar, for a few seconds."""
+        self.statusBar().showMessage(message, 8000)
 
     # -- menus -----------------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -144,8 +160,8 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.request_quit)
         file_menu.addAction(quit_action)
         view_menu = self.menuBar().addMenu("&View")
-        for number, band in enumerate(Band, start=1):
-            action = QAction(f"{BAND_TITLES[band]} items", self, shortcut=QKeySequence(f"Ctrl+{number}"))
+        for number, title in enumerate([*(f"{BAND_TITLES[band]} items" for band in Band), ORDERS_TITLE], start=1):
+            action = QAction(title, self, shortcut=QKeySequence(f"Ctrl+{number}"))
             action.triggered.connect(lambda _checked=False, index=number - 1: self.tabs.setCurrentIndex(index))
             view_menu.addAction(action)
         view_menu.addSeparator()
@@ -186,9 +202,9 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.query.remove_listener(self.bridge.on_change)
         self._status_timer.stop()
-        for task in self._receipt_tasks:
-            task.cancel()
-        for model in self.models.values():
+        self.receipts.stop()
+        self.order_actions.stop()
+        for model in self.tab_models:
             model.close()
         self._row_reader.shutdown(wait=False, cancel_futures=True)
         self._save_preferences()
@@ -225,12 +241,12 @@ class MainWindow(QMainWindow):
 
     def _set_model_filters(self) -> None:
         customer = self._selected_customer() if self.customer_filter.count() else (self._saved_customer or None)
-        for model in self.models.values():
+        for model in self.tab_models:
             model.customer = customer
             model.search = self.search.text().strip() or None
 
     def _apply_filters(self) -> None:
-        for model in self.models.values():
+        for model in self.tab_models:
             model.set_filter(self._selected_customer(), self.search.text())
 
     def filter_to_customer(self, customer: str) -> None:
@@ -241,28 +257,52 @@ class MainWindow(QMainWindow):
         if index > 0:
             self.customer_filter.setCurrentIndex(index)
 
+    def show_orders_behind(self, row: ItemRow) -> None:
+        """Enter or a double-click on a band row: the Orders tab lists the placed orders that make it."""
+        self.orders.show_behind(BandRow.of(row))
+        self.tabs.setCurrentWidget(self.orders_tab)
+        self.orders_tab.focus_first_order()
+
     def export_current_tab(self) -> None:
+        if self.tabs.currentWidget() is self.orders_tab:
+            self.tab_export.start(self.orders, ORDERS_TITLE, "orders.csv")
+            return
         band = list(Band)[self.tabs.currentIndex()]
-        self.tab_export.start(self.models[band], BAND_TITLES[band])
+        self.tab_export.start(self.models[band], BAND_TITLES[band], f"{band.value}-items.csv")
 
     def reload_all(self) -> None:
         self._set_model_filters()
-        for model in self.models.values():
+        for model in self.tab_models:
             model.reload()
         self._update_tab_titles()
 
     def _apply_changed_keys(self, keys: frozenset) -> None:
-        for model in self.models.values():
+        for model in self.tab_models:
             model.apply_changed_keys(keys)
         known = self._known_customer_set
         if any(customer not in known for customer, _band in keys):
             self._customers_timer.start()
 
     def _update_tab_titles(self, *_args: object) -> None:
-        for index, band in enumerate(Band):
-            title = f"{BAND_TITLES[band]} ({self.models[band].total:,})"
+        titles = [*(BAND_TITLES[band] for band in Band), ORDERS_TITLE]
+        for index, (title, model) in enumerate(zip(titles, self.tab_models)):
+            title = f"{title} ({model.total:,})"
             if self.tabs.tabText(index) != title:  # each change lays the tab bar out again
                 self.tabs.setTabText(index, title)
+        self._update_footer()
+
+    def _current_tab_changed(self, _index: int) -> None:
+        self.search.setPlaceholderText(SEARCH_HINTS[self.tabs.currentWidget() is self.orders_tab])
+        self._update_footer()
+
+    def _update_footer(self, *_args: object) -> None:
+        index = self.tabs.currentIndex()
+        for position, model in enumerate(self.tab_models):
+            model.set_value_wanted(position == index)  # only the footer shown needs its total
+        if 0 <= index < len(self.tab_models):
+            model = self.tab_models[index]
+            singular, plural = ("order", "orders") if model is self.orders else ("row", "rows")
+            self.footer.show_model(model, singular, plural)
 
     _known_customers: tuple[str, ...] | None = None
     _known_customer_set: frozenset[str] = frozenset()
@@ -291,6 +331,9 @@ class MainWindow(QMainWindow):
     # -- placing orders --------------------------------------------------------------------------
     @asyncSlot(object)
     async def place_order(self, command: PlaceOrder) -> None:
+        if self.form.amending is not None:  # the form holds an order being amended
+            await self.order_actions.submit_amend(command)
+            return
         problems = self.command.validate(command)
         if problems:
             self.form.show_problems(problems)
@@ -305,31 +348,7 @@ class MainWindow(QMainWindow):
             self.form.show_receipt(f"Not placed: {exc}")
             return
         self.form.reset()
-        self._latest_command_id = receipt.command_id
-        placed = PlacedOrder.of(check(command))  # the accepted event's customer and lines
-        self._show_receipt(placed, receipt, ACCEPTED)
-        task = asyncio.ensure_future(self._follow_receipt(placed, receipt))
-        self._receipt_tasks.add(task)
-        task.add_done_callback(self._receipt_tasks.discard)
-
-    def _show_receipt(self, placed: PlacedOrder, receipt: Any, state: str) -> None:
-        if receipt.command_id != self._latest_command_id:
-            return
-        self.form.show_receipt(receipt_text(placed, state), receipt_details(receipt))
-
-    async def _follow_receipt(self, placed: PlacedOrder, receipt: Any) -> None:
-        try:
-            published = await self.command.wait_published(receipt.command_id, PUBLISH_WAIT_S)
-            self._show_receipt(placed, published, SENT)
-            loop = asyncio.get_running_loop()
-            visible = await loop.run_in_executor(
-                None, self.query.wait_until_visible, published.partition, published.offset, VISIBLE_WAIT_S
-            )
-            self._show_receipt(placed, published, VISIBLE if visible else SENT_VIEW_BEHIND)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - the receipt stays as it was; the order is safe in the outbox
-            log.exception("following receipt %s failed", receipt.command_id)
+        self.receipts.follow(PlacedOrder.of(check(command)), receipt)  # the accepted event's customer and lines
 
     # -- status ----------------------------------------------------------------------------------
     def _collect_status(self) -> tuple[DeskStatus, Any]:
@@ -382,30 +401,10 @@ class MainWindow(QMainWindow):
             self._status_busy = False
 
     def show_quarantine(self) -> None:
-        rows = self.query.quarantined(200)
-        box = QMessageBox(self)
-        box.setWindowTitle("Quarantined records")
-        box.setIcon(QMessageBox.Icon.Information)
-        if not rows:
-            box.setText("No records are quarantined: every record on the topic was a valid event.")
-        else:
-            box.setText(f"{len(rows)} most recent quarantined records (they were skipped, nothing else changed):")
-            lines = [f"{r.quarantined_at:%Y-%m-%d %H:%M:%S}  partition {r.partition} offset {r.offset}: {r.reason}"
-                     for r in rows]
-            box.setDetailedText("\n".join(lines))
-        box.open()
+        show_quarantine(self, self.query)
 
     def show_about(self) -> None:
-        box = QMessageBox(self)
-        box.setWindowTitle("About Order Desk")
-        box.setText(
-            f"<b>Order Desk {__version__}</b><br>Orders as events in Apache Kafka; a live local view per desk.<br><br>"
-            f"Python {platform.python_version()} · PySide6 {PySide6.__version__}<br>"
-            f"Data dir: {self.runtime.settings.data_dir}<br>"
-            f"Kafka: {self.runtime.bootstrap_servers} ({'embedded' if self.runtime.embedded else 'external'})<br>"
-            f"Topic: {self.runtime.settings.topic}"
-        )
-        box.open()
+        show_about(self, self.runtime)
 
     # -- rebuild ---------------------------------------------------------------------------------
     def confirm_rebuild(self) -> None:

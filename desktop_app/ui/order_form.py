@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterable
+from html import escape
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -32,6 +34,9 @@ LINE_FIELD = re.compile(r"line\[(\d+)\]\.(item|price|quantity)")
 LINE_COLUMNS = {"item": 0, "price": 1, "quantity": 2}
 ERROR_STYLE = "color: #b00020;"
 NOT_PLACED = "Not placed: please correct the fields marked in red."
+NOT_AMENDED = "Not amended: please correct the fields marked in red."
+NEW_ORDER_TITLE = "New order"
+AMEND_STYLE = "background: #fff4d6; border: 1px solid #e0b040; padding: 4px;"
 LINES_ERROR_RESERVED_LINES = 2  # space kept for line messages, so the table never moves when they come
 RECEIPT_RESERVED_LINES = 2
 
@@ -44,13 +49,17 @@ class OrderForm(QGroupBox):
 
     `validate` is the command side's validator: once problems are shown, each field in error is checked
     again as it is edited and its mark goes as soon as it is right. The form itself judges nothing.
+
+    While `amending` holds an order id, the form edits that order's lines: it says so, its customer is fixed,
+    and what it requests replaces that order (the window sends an amend); Abandon (Ctrl+N) leaves it.
     """
 
     orderRequested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None, validate: Validator | None = None) -> None:
-        super().__init__("New order", parent)
+        super().__init__(NEW_ORDER_TITLE, parent)
         self._validate = validate
+        self.amending: uuid.UUID | None = None
         self._shown: dict[Target, str] = {}  # the problems on screen: "customer" and "lines" (cells: ERROR_ROLE)
         self._completed_by_popup = False
         self.customer = QComboBox()
@@ -99,6 +108,15 @@ class OrderForm(QGroupBox):
         self.receipt.setWordWrap(True)
         self.receipt.setMinimumHeight(self.receipt.fontMetrics().lineSpacing() * RECEIPT_RESERVED_LINES)
 
+        self.amend_banner = QLabel()
+        self.amend_banner.setStyleSheet(AMEND_STYLE)
+        self.amend_banner.setTextFormat(Qt.TextFormat.RichText)
+        banner_policy = self.amend_banner.sizePolicy()
+        banner_policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)  # wraps to the form; never widens it
+        self.amend_banner.setSizePolicy(banner_policy)
+        self.amend_banner.setWordWrap(True)
+        self.amend_banner.hide()
+
         form = QFormLayout()
         form.addRow("&Customer:", self.customer)
         form.addRow("", _space_kept_for(self.customer_error))
@@ -109,6 +127,7 @@ class OrderForm(QGroupBox):
         buttons.addStretch(1)
         buttons.addWidget(self.place_button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.amend_banner)
         layout.addLayout(form)
         layout.addWidget(self.lines, 1)
         layout.addWidget(self.lines_error)
@@ -220,7 +239,7 @@ class OrderForm(QGroupBox):
     def has_unplaced_input(self) -> bool:
         """True when something is typed that has not been placed (the form is not as `reset` leaves it)."""
         self._commit_open_editor()
-        return bool(self.customer.currentText().strip() or self._typed_line_rows())
+        return self.amending is not None or bool(self.customer.currentText().strip() or self._typed_line_rows())
 
     # -- feedback --------------------------------------------------------------------------------
     def _targets(self, problems: Iterable[Problem]) -> list[tuple[Target, str, str]]:
@@ -266,9 +285,9 @@ class OrderForm(QGroupBox):
         self.lines_error.setVisible(bool(summary))
         self.lines.viewport().update()
         if targets:
-            self.receipt.setText(NOT_PLACED)
+            self.receipt.setText(NOT_PLACED if self.amending is None else NOT_AMENDED)
             self.receipt.setToolTip("")  # the last order's details no longer match the text
-        elif self.receipt.text() == NOT_PLACED:
+        elif self.receipt.text() in (NOT_PLACED, NOT_AMENDED):
             self.receipt.setText("")
 
     def clear_problems(self) -> None:
@@ -286,8 +305,42 @@ class OrderForm(QGroupBox):
         current = self._targets(self._validate(self._as_typed())) if self._validate is not None else []
         self._show([target for target in current if target[0] in marked])
 
+    def start_amend(self, order_id: uuid.UUID, customer_id: str, lines: Iterable[tuple[str, str, str]]) -> None:
+        """Open an order's lines for amending: the next request replaces that order."""
+        self.reset()
+        self.amending = order_id
+        self.setTitle(f"Amend order {str(order_id)[:8]}")
+        self.amend_banner.setText(f"Amending {escape(customer_id)}'s order {str(order_id)[:8]}: "
+                                  "<b>Amend order</b> replaces it with these lines; "
+                                  "<b>Abandon</b> (Ctrl+N) leaves it as it was.")
+        self.amend_banner.show()
+        self.customer.setEditText(customer_id)
+        self.customer.setEnabled(False)  # an amend keeps the order's customer
+        self.lines.setRowCount(0)
+        for item, price, quantity in lines:
+            self.add_line(item, price, quantity)
+        if self.lines.rowCount() == 0:
+            self.add_line()
+        self.place_button.setText("A&mend order")
+        self.place_button.setToolTip("Replace the order with these lines (Ctrl+Enter)")
+        self.new_button.setText("A&bandon")
+        self.new_button.setToolTip("Leave the order as it was and clear the form (Ctrl+N)")
+        self.lines.setFocus()
+
+    def _end_amend(self) -> None:
+        self.amending = None
+        self.setTitle(NEW_ORDER_TITLE)
+        self.amend_banner.hide()
+        self.customer.setEnabled(True)
+        self.place_button.setText("&Place order")
+        self.place_button.setToolTip("Place the order (Ctrl+Enter, or Return in the customer box)")
+        self.new_button.setText("&New order")
+        self.new_button.setToolTip("Clear the form for a new order (Ctrl+N)")
+
     def reset(self) -> None:
-        """After a successful order, or for a new one: empty fields, ready for the next one."""
+        """After a successful order, or for a new one: empty fields, ready for the next one (an amend ends)."""
+        if self.amending is not None:
+            self._end_amend()
         self.clear_problems()
         self.customer.setEditText("")
         self.lines.setRowCount(0)

@@ -6,7 +6,7 @@ so that the model signals a few ranges instead of one insert and one remove per 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ Identity = tuple[str, str, int]
 
 
 def identity(row: ItemRow) -> Identity:
+    """A band row's identity (the default); other row kinds pass their own to `plan`."""
     return (row.customer_id, row.item, row.unit_price_pence)
 
 
@@ -35,10 +36,11 @@ class Step:
     kind: Literal["remove", "insert", "update"]
     first: int  # position at the time the step is applied
     last: int = -1  # remove: the last position of the range
-    rows: tuple[ItemRow, ...] = ()  # insert: rows placed at `first`; update: the one new row at `first`
+    rows: tuple[Any, ...] = ()  # insert: rows placed at `first`; update: the one new row at `first`
 
 
-def plan(shown: Sequence[ItemRow], fresh: Sequence[ItemRow], sort_key: Callable[[ItemRow], Any]) -> list[Step]:
+def plan(shown: Sequence[Any], fresh: Sequence[Any], sort_key: Callable[[Any], Any],
+         identity: Callable[[Any], Hashable] = identity) -> list[Step]:
     """Steps that turn `shown` into `fresh` (both in the tab's order; `fresh` is the re-read window).
 
     Rows that left the window or whose sort key changed are removed first (back to front); the rows left

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from support.order_stream import order_event
 
 from desktop_app import contracts
@@ -14,7 +14,7 @@ from desktop_app.query.bands import Band
 from desktop_app.query.projector import Projector, Record
 from desktop_app.query.schema import ensure_schema, open_engine
 from desktop_app.query.views import ReadModel
-from desktop_app.ui.items_tab import PAGE_SIZE, ItemsTableModel
+from desktop_app.ui.items_tab import COLUMNS, PAGE_SIZE, ItemsTableModel
 
 TOPIC = "orders-items-model"
 
@@ -75,6 +75,10 @@ class CountingReads:
     def rows_for_keys(self, keys):
         self.row_reads += 1
         return self.read_model.rows_for_keys(keys)
+
+
+def column(name: str) -> int:
+    return [column_name for column_name, _title in COLUMNS].index(name)
 
 
 def shown(model: ItemsTableModel) -> list:
@@ -165,7 +169,7 @@ def test_a_burst_of_changed_keys_costs_one_re_read_of_the_shown_rows(view, qtbot
     writer.write(*(order_event(f"c{n:04d}", ("Mug", 650, 1)) for n in range(300)))
     source = CountingReads(read_model)
     model = ItemsTableModel(source, Band.AFFORDABLE)
-    model.sort(5, Qt.SortOrder.DescendingOrder)  # Last ordered, newest first: every key may move a row
+    model.sort(column("last_ordered"), Qt.SortOrder.DescendingOrder)  # newest first: every key may move a row
     reads_before = source.row_reads
     later = datetime(2025, 6, 1, tzinfo=timezone.utc)
     keys = writer.write(*(order_event(f"c{n:04d}", ("Lamp", 2500, 1), at=later) for n in range(0, 300, 2)))
@@ -183,11 +187,89 @@ def test_rows_that_move_out_of_the_loaded_window_leave_it(view, qtbot):
     writer, read_model = view
     writer.write(*(order_event(f"c{n:04d}", ("Mug", 650, 1)) for n in range(PAGE_SIZE + 50)))
     model = ItemsTableModel(read_model, Band.AFFORDABLE)
-    model.sort(4, Qt.SortOrder.AscendingOrder)  # by Orders: a second order moves a row to the end
+    model.sort(column("orders"), Qt.SortOrder.AscendingOrder)  # by Orders: a second order moves a row to the end
     keys = writer.write(*(order_event(f"c{n:04d}", ("Mug", 650, 1), source="again") for n in range(10)))
     model.apply_changed_keys(keys)
     qtbot.waitUntil(lambda: not model.busy, timeout=5000)
     assert shown(model) == view_window(read_model, model)
     assert all(row.orders == 1 for row in shown(model))
     assert (model.rowCount(), model.total) == (PAGE_SIZE, PAGE_SIZE + 50)
+    model.close()
+
+
+def test_the_line_value_column_shows_pounds_and_does_not_resort(view, qtbot):
+    """The line value is computed (quantity x unit price), not a column the read model sorts by: a click
+    on its header leaves the rows in their order instead of failing the read."""
+    writer, read_model = view
+    writer.write(order_event("amy", ("Rug", 1000, 3)), order_event("bob", ("Lamp", 2500, 1)))
+    model = ItemsTableModel(read_model, Band.AFFORDABLE)
+    model.reload()
+    line_value = column("line_value_pence")
+    assert [model.data(model.index(row, line_value)) for row in range(2)] == ["£30.00", "£25.00"]
+    assert model.value_pence is None  # read on the reader thread, not by the reload
+    qtbot.waitUntil(lambda: not model.busy, timeout=5000)
+    assert model.value_pence == 5500
+    resets = model.resets
+    model.sort(line_value, Qt.SortOrder.DescendingOrder)
+    assert model.resets == resets and model.row_at(0).customer_id == "amy"
+    model.close()
+
+
+def test_a_click_on_the_line_value_header_leaves_the_sort_arrow_where_the_rows_are_sorted(view, qtbot):
+    from PySide6.QtTest import QTest
+
+    from desktop_app.ui.items_tab import ItemsView
+
+    writer, read_model = view
+    writer.write(order_event("amy", ("Rug", 1000, 3)), order_event("bob", ("Lamp", 2500, 1)))
+    model = ItemsTableModel(read_model, Band.AFFORDABLE)
+    model.reload()
+    table = ItemsView(model)
+    model.setParent(table)  # the view outlives this function (qtbot closes it later): so must its model
+    qtbot.addWidget(table)
+    table.resize(900, 300)
+    table.show()
+    header = table.horizontalHeader()
+    QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(header.sectionViewportPosition(column("orders")) + 10, header.height() // 2))
+    assert header.sortIndicatorSection() == column("orders") and model.sort_column == column("orders")
+    QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(header.sectionViewportPosition(column("line_value_pence")) + 10, header.height() // 2))
+    assert header.sortIndicatorSection() == column("orders") and model.sort_column == column("orders")
+    model.close()
+
+
+class CountingValueReads:
+    """A read model that counts the value (SUM) reads a tab makes."""
+
+    def __init__(self, read_model: ReadModel) -> None:
+        self.read_model = read_model
+        self.value_reads = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self.read_model, name)
+
+    def value_of_items(self, *args, **kwargs):
+        self.value_reads += 1
+        return self.read_model.value_of_items(*args, **kwargs)
+
+
+def test_a_tab_not_shown_reads_no_value_until_it_is_shown_again(view, qtbot):
+    """The footer's total is a SUM over every row selected, several times the cost of the count: a hidden tab
+    (value not wanted) keeps up its rows without it, and reads it once when it is shown again."""
+    writer, read_model = view
+    source = CountingValueReads(read_model)
+    model = ItemsTableModel(source, Band.AFFORDABLE)
+    model.set_value_wanted(False)
+    model.reload()
+    for number in range(3):
+        model.apply_changed_keys(writer.write(order_event(f"c{number}", ("Lamp", 2500, 2))))
+        qtbot.waitUntil(lambda: not model.busy, timeout=5000)
+    assert model.rowCount() == 3 and source.value_reads == 0 and model.value_pence is None
+    model.set_value_wanted(True)
+    qtbot.waitUntil(lambda: not model.busy, timeout=5000)
+    assert (source.value_reads, model.value_pence) == (1, 15000)
+    model.apply_changed_keys(writer.write(order_event("c9", ("Rug", 1000, 1))))
+    qtbot.waitUntil(lambda: not model.busy and model.value_pence == 16000, timeout=5000)
+    assert source.value_reads == 2
     model.close()

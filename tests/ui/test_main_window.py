@@ -67,11 +67,11 @@ def event(customer: str, item: str, pence: int, quantity: int = 1) -> contracts.
 
 
 def test_lines_land_in_their_price_band_tabs(desk, qtbot):
-    assert tab_titles(desk) == ["Cheap (0)", "Affordable (0)", "Expensive (0)"]
+    assert tab_titles(desk) == ["Cheap (0)", "Affordable (0)", "Expensive (0)", "Orders (0)"]
     place(desk, "alice", ("Tea", "4.99", "2"), ("Mug", "5.00", "1"), ("Teapot", "50.00", "1"),
           ("Kettle", "50.01", "1"))
     qtbot.waitUntil(lambda: "visible" in desk.form.receipt.text(), timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: tab_titles(desk) == ["Cheap (1)", "Affordable (2)", "Expensive (1)"], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab_titles(desk)[:3] == ["Cheap (1)", "Affordable (2)", "Expensive (1)"], timeout=WAIT_MS)
     cheap, affordable, expensive = (desk.models[band] for band in Band)
     assert [(r.item, r.unit_price_pence, r.quantity) for r in cheap._rows] == [("Tea", 499, 2)]
     assert sorted(r.item for r in affordable._rows) == ["Mug", "Teapot"]

@@ -14,7 +14,7 @@ from tests.ui.keyboard import CTRL, focus_customer_box, press, type_order
 from tests.ui.test_main_window import event, produce_from_another_desk
 
 WAIT_MS = 30_000
-HEADER = ["Customer", "Item", "Unit price", "Quantity", "Orders", "Last ordered"]
+HEADER = ["Customer", "Item", "Unit price", "Quantity", "Line value", "Orders", "Last ordered"]
 
 
 def fill_cheap_tab(desk, qtbot, events) -> None:
@@ -59,7 +59,7 @@ def test_the_row_menu_copies_and_filters_to_the_customer(desk, qtbot):
     menu = desk.row_actions[Band.CHEAP].menu
     assert menu is not None
     actions = {action.text().replace("&", ""): action for action in menu.actions()}
-    assert set(actions) == {"Copy rows", "Show only bob's items"}
+    assert set(actions) == {"Show the orders behind this row", "Copy rows", "Show only bob's items"}
     actions["Copy rows"].trigger()
     assert QApplication.clipboard().text().splitlines()[1].split("\t") == shown(model, bob)
     menu.close()
