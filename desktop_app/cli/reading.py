@@ -92,10 +92,23 @@ def started_service(settings: Settings, bootstrap_servers: str, sync_timeout: fl
         if sync_timeout is not None and not service.catch_up(left()):
             print(f"order-desk: warning: not caught up with the log within {sync_timeout:g}s; "
                   "the view may be behind", file=sys.stderr)
+        _warn_if_outdated(service, rebuild_outdated)
     except BaseException:
         service.close()
         raise
     return service
+
+
+def _warn_if_outdated(service: QueryService, rebuilding: bool) -> None:
+    """One line when the view was built by an older version: events it projected then lack what this version
+    adds (orders, line values), so an order may be "unknown" until the view is rebuilt."""
+    try:
+        reason = service.outdated_reason
+    except Exception:  # noqa: BLE001 - a view that cannot be read says so in the command itself
+        return
+    if reason is not None and not rebuilding:
+        print(f"order-desk: warning: the read model is outdated ({reason}): what it shows may be incomplete "
+              "until the desktop app or 'order-desk rebuild' rebuilds it", file=sys.stderr)
 
 
 def _wait_while_healing(service: QueryService, seconds: float) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from desktop_app.query import schema
 from desktop_app.query.bands import Band
 from desktop_app.query.orders_view import IgnoredRow, OrderDetail, OrderRow, OrderStatus
 from desktop_app.query.view_health import DamagedView, ViewUnavailable
@@ -38,6 +39,15 @@ class ViewReads:
     def health(self) -> str | None:
         """One line while the view is rebuilt after damage (here or elsewhere), for the CLI and status bar."""
         return self._healer.health
+
+    @property
+    def outdated_reason(self) -> str | None:
+        """Why the view is due for a rebuild (another projection version built it), or None: for the CLI to
+        say that what it shows may miss what the newer projection adds (orders, say) until then."""
+        built_with = self.read_model.projection_version()
+        if built_with is None or built_with == schema.PROJECTION_VERSION:
+            return None
+        return f"projection version changed from {built_with} to {schema.PROJECTION_VERSION}"
 
     @property
     def view_path(self) -> Path:

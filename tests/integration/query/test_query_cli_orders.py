@@ -183,3 +183,23 @@ def test_summary_and_items_show_values_in_pounds(history, topic_ready, capsys) -
     assert lines[1].split()[-2:] == ["LINE", "VALUE"]
     assert [line.split()[-1] for line in lines[2:5]] == ["7.00", "4.50", "11.50"]
     assert lines[-1] == "total £11.50 (2 rows)"
+
+
+def test_a_read_of_an_outdated_view_says_so_in_one_line(history, topic_ready, capsys) -> None:
+    from desktop_app.query import schema
+    from desktop_app.query.views import ReadModel
+
+    assert run(topic_ready, capsys, "orders")[0] == 0  # builds the view
+    view = ReadModel(topic_ready.data_dir / "readmodel.db")
+    engine = schema.open_engine(view.view_path, writer=True)
+    view.close()
+    schema.store_projection_version(engine, schema.PROJECTION_VERSION - 1)
+    engine.dispose()
+
+    code, _, err = run(topic_ready, capsys, "orders")
+
+    assert code == 0
+    assert err.strip() == (
+        f"order-desk: warning: the read model is outdated (projection version changed from "
+        f"{schema.PROJECTION_VERSION - 1} to {schema.PROJECTION_VERSION}): what it shows may be incomplete "
+        "until the desktop app or 'order-desk rebuild' rebuilds it")
