@@ -125,7 +125,7 @@ class CancelEnvelope(_Envelope, tag=ORDER_CANCELLED):
 
 
 Event = EventEnvelope | CancelEnvelope
-E = TypeVar("E", EventEnvelope, CancelEnvelope)
+_E = TypeVar("_E", EventEnvelope, CancelEnvelope)
 TAG_FIELD = "event_type"
 _DECODER = msgspec.json.Decoder(Event)
 _ENCODER = msgspec.json.Encoder()
@@ -164,7 +164,7 @@ def parse_event_json(data: bytes | str) -> Event:
     return _read(data)
 
 
-def _checked(event: E) -> E:
+def _checked(event: _E) -> _E:
     """The event as `decode` reads it back: ValueError naming the field if the contract refuses a value."""
     try:
         return _read(event_json(event))  # type: ignore[return-value]
