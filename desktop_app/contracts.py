@@ -64,6 +64,7 @@ MAX_SOURCE = 256
 HEADER_EVENT_TYPE = "event_type"
 HEADER_SCHEMA_VERSION = "schema_version"
 HEADER_CONTENT_TYPE = "content_type"
+TAG_FIELD = "event_type"  # the body's field that tells the events apart
 
 CustomerId = Annotated[str, Meta(min_length=1, max_length=MAX_CUSTOMER_ID)]
 CommandId = Annotated[str, Meta(min_length=1, max_length=MAX_COMMAND_ID)]
@@ -101,7 +102,7 @@ class OrderCancelledV1(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     reason: Annotated[str, Meta(max_length=MAX_REASON)] = ""
 
 
-class _Envelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="event_type"):
+class _Envelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field=TAG_FIELD):
     """What every event has: its id, version, time and source. `event_type` is the union's tag."""
 
     event_id: uuid.UUID
@@ -126,7 +127,6 @@ class CancelEnvelope(_Envelope, tag=ORDER_CANCELLED):
 
 Event = EventEnvelope | CancelEnvelope
 _E = TypeVar("_E", EventEnvelope, CancelEnvelope)
-TAG_FIELD = "event_type"
 _DECODER = msgspec.json.Decoder(Event)
 _ENCODER = msgspec.json.Encoder()
 
@@ -180,7 +180,8 @@ def new_order_placed(
 ) -> EventEnvelope:
     """A new OrderPlaced (fresh event id, now unless given). ValueError if the contract refuses a value."""
     return _checked(EventEnvelope(
-        event_id=uuid.uuid4(), schema_version=SCHEMA_VERSION, occurred_at=occurred_at or datetime.now(timezone.utc), source=source,
+        event_id=uuid.uuid4(), schema_version=SCHEMA_VERSION, source=source,
+        occurred_at=occurred_at or datetime.now(timezone.utc),
         payload=OrderPlacedV1(order_id=order_id or uuid.uuid4(), customer_id=customer_id, command_id=command_id,
                               lines=tuple(lines), replaces=replaces),
     ))
@@ -192,7 +193,8 @@ def new_order_cancelled(
 ) -> CancelEnvelope:
     """A new OrderCancelled (fresh event id, now unless given). ValueError if the contract refuses a value."""
     return _checked(CancelEnvelope(
-        event_id=uuid.uuid4(), schema_version=SCHEMA_VERSION, occurred_at=occurred_at or datetime.now(timezone.utc), source=source,
+        event_id=uuid.uuid4(), schema_version=SCHEMA_VERSION, source=source,
+        occurred_at=occurred_at or datetime.now(timezone.utc),
         payload=OrderCancelledV1(order_id=order_id, customer_id=customer_id, command_id=command_id, reason=reason),
     ))
 

@@ -132,7 +132,8 @@ def test_bad_utf8_inside_a_text_field_is_reported_as_such() -> None:
     with pytest.raises(contracts.MalformedRecord, match="^value is not UTF-8$"):
         contracts.decode(written.replace(b'"desk"', b'"d\xffsk"'))
     with pytest.raises(contracts.MalformedRecord, match="^value is not UTF-8$"):  # even with another fault first
-        contracts.decode(written.replace(b'"schema_version":1', b'"schema_version":true').replace(b"desk", b"\xed\xa0\x80"))
+        faulty = written.replace(b'"schema_version":1', b'"schema_version":true')
+        contracts.decode(faulty.replace(b"desk", b"\xed\xa0\x80"))
 
 
 @pytest.mark.parametrize(("where", "body"), [
