@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import msgspec
+
 from desktop_app import contracts
 from desktop_app.command.model import LineInput, PlaceOrder
 
@@ -68,11 +70,11 @@ class Order:
         )
 
     def event(self) -> contracts.EventEnvelope:
-        return contracts.new_order_placed(
+        return msgspec.structs.replace(contracts.new_order_placed(
             customer_id=self.customer_id, command_id=self.command_id, source=SOURCE,
             lines=[contracts.OrderLine(item=i, unit_price_pence=p, quantity=q) for i, p, q in self.lines],
             order_id=self.order_id, occurred_at=self.occurred_at,
-        ).model_copy(update={"event_id": self.event_id})
+        ), event_id=self.event_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +90,10 @@ class Cancellation:
     occurred_at: datetime
 
     def event(self) -> contracts.CancelEnvelope:
-        return contracts.new_order_cancelled(
+        return msgspec.structs.replace(contracts.new_order_cancelled(
             order_id=self.order_id, customer_id=self.customer_id, command_id=self.command_id, reason=self.reason,
             source=SOURCE, occurred_at=self.occurred_at,
-        ).model_copy(update={"event_id": self.event_id})
+        ), event_id=self.event_id)
 
 
 def pounds(pence: int) -> str:
@@ -99,7 +101,7 @@ def pounds(pence: int) -> str:
 
 
 def _utc_text(moment: datetime) -> str:
-    """A UTC time as pydantic writes it: seconds, microseconds only when not zero, then Z."""
+    """A UTC time as contracts.event_json writes it: seconds, microseconds only when not zero, then Z."""
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
 

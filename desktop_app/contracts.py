@@ -13,7 +13,12 @@ order it cancels, after it:
 An unknown event type or schema version is never guessed at: `decode` refuses it with that reason.
 
 Numbers are exact: every integer field refuses booleans and floats (`true`, `1.0`), and `occurred_at` is
-an ISO 8601 time with an offset, never a bare number of seconds.
+an ISO 8601 (RFC 3339) time with an offset, never a bare number of seconds; a decoded event's time is in UTC.
+
+The events are msgspec Structs, decoded and validated in one C pass (`decode`). A Struct does not check
+its values when built in Python: `new_order_placed` and `new_order_cancelled` do, by reading the event
+back as `decode` would, so nothing the contract refuses reaches the outbox. Whoever changes an event's
+field builds it with `msgspec.structs.replace`, unchecked: tests do, to forge copies.
 
 Copies of one event id. The log may hold an event id more than once, and the view must be a function of
 the log, not of the order in which a reader happens to interleave its partitions:
@@ -36,27 +41,16 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, ClassVar, Literal, TypeVar
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictInt,
-    Strict,
-    StrictStr,
-    TypeAdapter,
-    ValidationError,
-    field_validator,
-    model_serializer,
-)
-from pydantic_core import PydanticCustomError
+import msgspec
+from msgspec import Meta
 
 ORDER_PLACED = "OrderPlaced"
 ORDER_CANCELLED = "OrderCancelled"
 SCHEMA_VERSION = 1
 KNOWN_EVENTS: dict[str, set[int]] = {ORDER_PLACED: {SCHEMA_VERSION}, ORDER_CANCELLED: {SCHEMA_VERSION}}
+_KNOWN_VERSION_TEXTS = {name: {str(v) for v in versions} for name, versions in KNOWN_EVENTS.items()}
 
 MAX_PRICE_PENCE = 100_000_000  # £1,000,000.00
 MAX_QUANTITY = 10_000
@@ -65,161 +59,151 @@ MAX_CUSTOMER_ID = 64
 MAX_ITEM = 120
 MAX_REASON = 200
 MAX_COMMAND_ID = 128
+MAX_SOURCE = 256
 
 HEADER_EVENT_TYPE = "event_type"
 HEADER_SCHEMA_VERSION = "schema_version"
 HEADER_CONTENT_TYPE = "content_type"
+TAG_FIELD = "event_type"  # the body's field that tells the events apart
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-_frozen = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-
-class OrderLine(BaseModel):
-    model_config = _frozen
-
-    item: Annotated[StrictStr, Field(min_length=1, max_length=MAX_ITEM)]
-    unit_price_pence: Annotated[StrictInt, Field(gt=0, le=MAX_PRICE_PENCE)]
-    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)]
+CustomerId = Annotated[str, Meta(min_length=1, max_length=MAX_CUSTOMER_ID)]
+CommandId = Annotated[str, Meta(min_length=1, max_length=MAX_COMMAND_ID)]
+# msgspec reads an int field from a JSON integer only: `true`, `1.0` and `"1"` are refused
+PricePence = Annotated[int, Meta(gt=0, le=MAX_PRICE_PENCE)]
+Quantity = Annotated[int, Meta(ge=1, le=MAX_QUANTITY)]
+# RFC 3339 text with an offset ("Z" or "+01:00"); a naive time or a number is refused
+AwareTime = Annotated[datetime, Meta(tz=True)]
 
 
-class OrderPlacedV1(BaseModel):
-    model_config = _frozen
+class OrderLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    item: Annotated[str, Meta(min_length=1, max_length=MAX_ITEM)]
+    unit_price_pence: PricePence
+    quantity: Quantity
 
+
+# omit_defaults: `replaces` (its only default) is left out of a plain order's JSON, so that JSON is what it was
+# before amendments existed (same bytes, same digest)
+class OrderPlacedV1(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
     order_id: uuid.UUID
-    customer_id: Annotated[StrictStr, Field(min_length=1, max_length=MAX_CUSTOMER_ID)]
-    command_id: Annotated[StrictStr, Field(min_length=1, max_length=MAX_COMMAND_ID)]
-    lines: Annotated[tuple[OrderLine, ...], Field(min_length=1, max_length=MAX_LINES)]
+    customer_id: CustomerId
+    command_id: CommandId
+    lines: Annotated[tuple[OrderLine, ...], Meta(min_length=1, max_length=MAX_LINES)]
     replaces: uuid.UUID | None = None  # the order an amendment replaces
-
-    @model_serializer(mode="wrap")
-    def _without_absent_replaces(self, handler: Any) -> dict[str, Any]:
-        # a plain order's JSON stays what it was before amendments existed (same bytes, same digest)
-        data = handler(self)
-        if data.get("replaces") is None:
-            data.pop("replaces", None)
-        return data
 
     @property
     def total_pence(self) -> int:
         return sum(line.unit_price_pence * line.quantity for line in self.lines)
 
 
-class OrderCancelledV1(BaseModel):
-    model_config = _frozen
-
+class OrderCancelledV1(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     order_id: uuid.UUID
-    customer_id: Annotated[StrictStr, Field(min_length=1, max_length=MAX_CUSTOMER_ID)]
-    command_id: Annotated[StrictStr, Field(min_length=1, max_length=MAX_COMMAND_ID)]
-    reason: Annotated[StrictStr, Field(max_length=MAX_REASON)] = ""
+    customer_id: CustomerId
+    command_id: CommandId
+    reason: Annotated[str, Meta(max_length=MAX_REASON)] = ""
 
 
-class _Envelope(BaseModel):
-    """What every event has: its id, version, time and source."""
-
-    model_config = _frozen
+class _Envelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field=TAG_FIELD):
+    """What every event has: its id, version, time and source. `event_type` is the union's tag."""
 
     event_id: uuid.UUID
-    event_type: str  # each event's own Literal, below (declared here to keep the JSON's field order)
     schema_version: Literal[1]
-    occurred_at: Annotated[AwareDatetime, Strict(False)]  # text only: see _time_text_not_seconds
-    source: Annotated[StrictStr, Field(max_length=256)]
-    payload: BaseModel
-
-    @field_validator("schema_version", mode="before")
-    @classmethod
-    def _integer_version(cls, value: object) -> object:
-        # Literal[1] alone takes `true` and `1.0` (they equal 1 in Python)
-        if isinstance(value, (bool, float)):
-            raise PydanticCustomError("int_type", "Input should be an integer, not {kind}",
-                                      {"kind": type(value).__name__})
-        return value
-
-    @field_validator("occurred_at", mode="before")
-    @classmethod
-    def _time_text_not_seconds(cls, value: object) -> object:
-        # Strict mode reads a numeric string as Unix seconds, and a before-validator would turn strict JSON
-        # parsing into strict Python parsing, which refuses all text: so the field is lax, and this lets
-        # through only what strict JSON would parse as a time, minus the numbers.
-        if isinstance(value, datetime):
-            return value
-        if not isinstance(value, str) or _NUMBER.fullmatch(value.strip()):
-            raise PydanticCustomError("datetime_type", "Input should be an ISO 8601 time with an offset")
-        return value
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _representable_in_utc(cls, value: datetime) -> datetime:
-        try:
-            return value.astimezone(timezone.utc)
-        except OverflowError:
-            raise ValueError("occurred_at is out of range in UTC") from None
+    occurred_at: AwareTime
+    source: Annotated[str, Meta(max_length=MAX_SOURCE)]
 
 
-class EventEnvelope(_Envelope):
+class EventEnvelope(_Envelope, tag=ORDER_PLACED):
     """One immutable fact in the log: an order was placed."""
 
-    event_type: Literal["OrderPlaced"]
+    event_type: ClassVar[str] = ORDER_PLACED
     payload: OrderPlacedV1
 
 
-class CancelEnvelope(_Envelope):
+class CancelEnvelope(_Envelope, tag=ORDER_CANCELLED):
     """One immutable fact in the log: an order was cancelled."""
 
-    event_type: Literal["OrderCancelled"]
+    event_type: ClassVar[str] = ORDER_CANCELLED
     payload: OrderCancelledV1
 
 
-Event = Union[EventEnvelope, CancelEnvelope]
-_EVENT = TypeAdapter(Annotated[Event, Field(discriminator="event_type")])
+Event = EventEnvelope | CancelEnvelope
+_E = TypeVar("_E", EventEnvelope, CancelEnvelope)
+_DECODER = msgspec.json.Decoder(Event)
+_ENCODER = msgspec.json.Encoder()
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """The time in UTC (OverflowError if it is not representable there). A naive time stays naive, for the
+    decoder to refuse: astimezone would take it for local time."""
+    if moment.tzinfo is timezone.utc or moment.utcoffset() is None:
+        return moment
+    return moment.astimezone(timezone.utc)
 
 
 def event_json(event: Event) -> bytes:
-    """The event's JSON as the wire and the outbox carry it (fields in declared order)."""
-    return event.model_dump_json().encode("utf-8")
+    """The event's JSON as the wire and the outbox carry it: fields in declared order, the time in UTC.
+
+    msgspec writes a union's tag first; the events written before it (by pydantic) have `event_type` second,
+    and their bytes and digests must not change, so the envelope is laid out here in that order.
+    """
+    return _ENCODER.encode({
+        "event_id": event.event_id, TAG_FIELD: event.event_type, "schema_version": event.schema_version,
+        "occurred_at": _in_utc(event.occurred_at), "source": event.source, "payload": event.payload,
+    })
+
+
+def _read(data: bytes | str) -> Event:
+    """Decode and validate (msgspec errors propagate); the time in UTC, as the contract keeps it."""
+    event = _DECODER.decode(data)
+    if event.occurred_at.tzinfo is not timezone.utc:
+        event = msgspec.structs.replace(event, occurred_at=event.occurred_at.astimezone(timezone.utc))
+    return event
 
 
 def parse_event_json(data: bytes | str) -> Event:
     """An event from JSON this app wrote (the outbox); `decode` is the reader for records off the wire."""
-    return _EVENT.validate_json(data)
+    return _read(data)
 
 
-def _new_fact(event_type: str, source: str, occurred_at: datetime | None) -> dict[str, Any]:
-    """The envelope fields of a new event: a fresh id, this version, now (unless given)."""
-    return {"event_id": uuid.uuid4(), "event_type": event_type, "schema_version": SCHEMA_VERSION,
-            "occurred_at": occurred_at or datetime.now(timezone.utc), "source": source}
+def _checked(event: _E) -> _E:
+    """The event as `decode` reads it back: ValueError naming the field if the contract refuses a value."""
+    try:
+        return _read(event_json(event))  # type: ignore[return-value]
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"not a valid {event.event_type} event: {_describe(exc)}") from None
+    except (TypeError, ValueError, OverflowError) as exc:  # a value JSON cannot hold, a time outside UTC's range
+        raise ValueError(f"not a valid {event.event_type} event: {exc}") from None
 
 
 def new_order_placed(
     *, customer_id: str, command_id: str, lines: list[OrderLine] | tuple[OrderLine, ...], source: str,
     order_id: uuid.UUID | None = None, occurred_at: datetime | None = None, replaces: uuid.UUID | None = None,
 ) -> EventEnvelope:
-    return EventEnvelope(
-        **_new_fact(ORDER_PLACED, source, occurred_at),
-        payload=OrderPlacedV1(
-            order_id=order_id or uuid.uuid4(),
-            customer_id=customer_id,
-            command_id=command_id,
-            lines=tuple(lines),
-            replaces=replaces,
-        ),
-    )
+    """A new OrderPlaced (fresh event id, now unless given). ValueError if the contract refuses a value."""
+    return _checked(EventEnvelope(
+        event_id=uuid.uuid4(), schema_version=SCHEMA_VERSION, source=source,
+        occurred_at=occurred_at or datetime.now(timezone.utc),
+        payload=OrderPlacedV1(order_id=order_id or uuid.uuid4(), customer_id=customer_id, command_id=command_id,
+                              lines=tuple(lines), replaces=replaces),
+    ))
 
 
 def new_order_cancelled(
     *, order_id: uuid.UUID, customer_id: str, command_id: str, reason: str, source: str,
     occurred_at: datetime | None = None,
 ) -> CancelEnvelope:
-    return CancelEnvelope(
-        **_new_fact(ORDER_CANCELLED, source, occurred_at),
+    """A new OrderCancelled (fresh event id, now unless given). ValueError if the contract refuses a value."""
+    return _checked(CancelEnvelope(
+        event_id=uuid.uuid4(), schema_version=SCHEMA_VERSION, source=source,
+        occurred_at=occurred_at or datetime.now(timezone.utc),
         payload=OrderCancelledV1(order_id=order_id, customer_id=customer_id, command_id=command_id, reason=reason),
-    )
+    ))
 
 
 def content_digest(event: Event) -> bytes:
     """16 bytes that are equal for two copies exactly when they are the same event (see the module doc).
 
-    Taken over the canonical JSON of the decoded event (fields in declared order, occurred_at in UTC).
+    Taken over the canonical JSON of the decoded event (`event_json`: fields in declared order, occurred_at
+    in UTC). The read model stores these digests, so that JSON must stay byte for byte what it has been.
     """
     return hashlib.blake2b(event_json(event), digest_size=16).digest()
 
@@ -284,20 +268,19 @@ def decode(value: bytes | None, headers: object = ()) -> Event:
         raise MalformedRecord("empty record (tombstone)")
     event_type = _header(headers, HEADER_EVENT_TYPE)
     version = _header(headers, HEADER_SCHEMA_VERSION)
-    if event_type is not None and event_type not in KNOWN_EVENTS:
-        raise MalformedRecord(f"unknown event type {event_type!r}")
-    if version is not None and event_type in KNOWN_EVENTS and version not in {
-        str(v) for v in KNOWN_EVENTS[event_type]
-    }:
-        raise MalformedRecord(f"unknown schema version {version!r} of {event_type}")
+    if event_type is not None:
+        if event_type not in KNOWN_EVENTS:
+            raise MalformedRecord(f"unknown event type {event_type!r}")
+        if version is not None and version not in _KNOWN_VERSION_TEXTS[event_type]:
+            raise MalformedRecord(f"unknown schema version {version!r} of {event_type}")
     try:
-        text = bytes(value).decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedRecord("value is not UTF-8") from None
-    try:
-        event = _EVENT.validate_json(text)
-    except ValidationError as exc:
-        raise MalformedRecord(_describe(exc)) from None
+        event = _read(value)
+    except msgspec.ValidationError as exc:
+        raise MalformedRecord(_unless_not_utf8(value) or _describe(exc)) from None
+    except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the latter for bad UTF-8 in a string
+        raise MalformedRecord(_unless_not_utf8(value) or "invalid JSON") from None
+    except OverflowError:
+        raise MalformedRecord("contract violation at occurred_at: out of range in UTC") from None
     if event_type is not None and event_type != event.event_type:
         raise MalformedRecord(f"header event type {event_type!r} differs from body")
     if version is not None and version != str(event.schema_version):
@@ -305,27 +288,33 @@ def decode(value: bytes | None, headers: object = ()) -> Event:
     return event
 
 
-def _describe(exc: ValidationError) -> str:
-    first = exc.errors(include_url=False)[0]
-    kind = first.get("type", "")
-    where = ".".join(str(p) for p in first.get("loc", ())) or "record"
-    if kind == "json_invalid":
-        return "invalid JSON"
-    if kind == "union_tag_invalid":
-        return f"unknown event type {_input_tag(first)!r}"
-    if kind == "union_tag_not_found":
-        return "contract violation at event_type: Field required"
-    tag, _, rest = where.partition(".")
-    if tag in KNOWN_EVENTS:  # the discriminated union puts the event type first in the location
-        where = rest or "record"
-    if where == "schema_version" and kind == "literal_error":
-        return f"unknown schema version {first.get('input')!r}"
-    if where == "record" and kind == "model_attributes_type":
-        return "contract violation at record: Input should be an object"
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"contract violation at {where}: {first.get('msg', kind)}{more}"
+def _unless_not_utf8(value: object) -> str | None:
+    """"value is not UTF-8" if it is not, which a refusal reports first. Only looked at when decoding failed:
+    a value that decodes is UTF-8 (every string in it was read as text, every key matched a field)."""
+    try:
+        bytes(value).decode("utf-8")  # type: ignore[call-overload]
+    except UnicodeDecodeError:
+        return "value is not UTF-8"
+    return None
 
 
-def _input_tag(error: Any) -> object:
-    ctx = error.get("ctx") or {}
-    return ctx.get("tag", error.get("input"))
+# msgspec's message, then " - at `$.payload.lines[0].quantity`" unless the problem is at the top
+_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_FIELD_NAMED = re.compile(r"Object (?:missing required|contains unknown) field `(?P<field>[^`]*)`")
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _describe(exc: msgspec.ValidationError) -> str:
+    """The reason as "contract violation at <dotted path>: <msgspec's message>", or an unknown type/version."""
+    parts = _AT.match(str(exc))
+    assert parts is not None  # the pattern matches any text
+    message = parts["message"]
+    where = _INDEX.sub(r".\1", parts["path"] or "").lstrip(".")
+    named = _FIELD_NAMED.fullmatch(message)
+    if named:  # a missing or stray field: the path names the field, as for any other field
+        where = f"{where}.{named['field']}".lstrip(".")
+    if where == TAG_FIELD and message.startswith("Invalid value "):
+        return f"unknown event type {message.removeprefix('Invalid value ')}"
+    if where == "schema_version" and message.startswith("Invalid enum value "):
+        return f"unknown schema version {message.removeprefix('Invalid enum value ')}"
+    return f"contract violation at {where or 'record'}: {message}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import msgspec
+
 from desktop_app import contracts
 
 from query_live_helpers import WAIT_S, order, produce, snapshot, wire
@@ -24,7 +26,7 @@ def test_reused_ids_across_partitions_live_rebuilt_and_fresh_agree(topic_ready, 
         order("band-b", ("Lamp", 1999, 3), at=T0 + timedelta(minutes=2)),
     ]
     reused = [
-        order("band-c", ("Pen", 120, 1), at=T0 - timedelta(days=1)).model_copy(update={"event_id": e.event_id})
+        msgspec.structs.replace(order("band-c", ("Pen", 120, 1), at=T0 - timedelta(days=1)), event_id=e.event_id)
         for e in originals
     ]
     service = start_service()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop_app import contracts
 from desktop_app.command.model import LineInput, PlaceOrder, check
 from desktop_app.command.outbox import CommandIdReused, Outbox
 
@@ -68,7 +69,7 @@ def test_a_schema_1_file_gets_the_topic_of_the_desk_that_opens_it(tmp_path: Path
                 "INSERT INTO outbox (command_id, event_id, order_id, customer_id, event_json, accepted_at,"
                 " published_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (placed.payload.command_id, str(placed.event_id), str(placed.payload.order_id),
-                 placed.payload.customer_id, placed.model_dump_json().encode(), "2026-01-01T00:00:00+00:00",
+                 placed.payload.customer_id, contracts.event_json(placed), "2026-01-01T00:00:00+00:00",
                  "2026-01-01T00:00:01+00:00" if n == 0 else None),
             )
     old.close()
@@ -119,7 +120,7 @@ def test_a_schema_2_file_gets_event_types_and_its_orders_still_relay_as_order_pl
             "INSERT INTO outbox (command_id, event_id, order_id, customer_id, topic, event_json, accepted_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (placed.payload.command_id, str(placed.event_id), str(placed.payload.order_id),
-             placed.payload.customer_id, "shop.events", placed.model_dump_json().encode(), "2026-01-01T00:00:00+00:00"),
+             placed.payload.customer_id, "shop.events", contracts.event_json(placed), "2026-01-01T00:00:00+00:00"),
         )
     old.close()
 

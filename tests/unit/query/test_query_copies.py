@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +32,7 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 def reusing(event: contracts.EventEnvelope, customer: str, *lines: tuple[str, int, int],
             at: datetime | None = None) -> contracts.EventEnvelope:
     """Another order that carries `event`'s event id."""
-    return order(customer, *lines, at=at or event.occurred_at).model_copy(update={"event_id": event.event_id})
+    return msgspec.structs.replace(order(customer, *lines, at=at or event.occurred_at), event_id=event.event_id)
 
 
 def snapshot(db_path: Path) -> tuple[dict, set, int]:
@@ -194,7 +195,7 @@ def test_any_interleaving_and_batching_gives_the_view_the_rule_defines(bodies, c
     for id_number, body_number, partition in copies:
         customer, item, price, quantity, minute = bodies[body_number]
         event = order(customer, (item, price, quantity), at=T0 + timedelta(minutes=minute))
-        event = event.model_copy(update={"event_id": ids[id_number]})
+        event = msgspec.structs.replace(event, event_id=ids[id_number])
         record = factory.event(event, partition)
         partitions[partition].append(record)
         content[(partition, record.offset)] = (id_number, event)

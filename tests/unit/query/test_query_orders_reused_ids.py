@@ -7,6 +7,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import msgspec
+
 from query_unit_helpers import TOPIC, RecordFactory, order
 
 from desktop_app import contracts
@@ -41,7 +43,7 @@ def project(batches: list[list[Record]]) -> tuple:
 
 
 def reusing(event: contracts.Event, customer: str) -> contracts.EventEnvelope:
-    return order(customer, ("Pen", 120, 1)).model_copy(update={"event_id": event.event_id})
+    return msgspec.structs.replace(order(customer, ("Pen", 120, 1)), event_id=event.event_id)
 
 
 def both_read_orders(higher: list[contracts.Event], lower: list[contracts.Event]) -> tuple[tuple, tuple]:
@@ -90,8 +92,9 @@ def test_a_reused_id_of_an_amendment_read_late_leaves_the_old_order_cancelled_no
 
 def test_the_same_order_id_in_two_partitions_is_two_orders_whatever_is_read_first() -> None:
     placed = order("dee", ("Hat", 1200, 1))
-    elsewhere = order("eve", ("Hat", 1200, 2)).model_copy(
-        update={"payload": order("eve", ("Hat", 1200, 2)).payload.model_copy(update={"order_id": placed.payload.order_id})})
+    other = order("eve", ("Hat", 1200, 2))
+    elsewhere = msgspec.structs.replace(
+        other, payload=msgspec.structs.replace(other.payload, order_id=placed.payload.order_id))
 
     late, early = both_read_orders([placed], [elsewhere])
 
