@@ -158,8 +158,6 @@ def test_an_amend_whose_cancel_was_acked_before_a_crash_sends_only_the_new_order
     assert [e.event.event_id for e in logged] == [p.event_id for p in pending]  # once each, in order
 
 
-@pytest.mark.skipif(not hasattr(QueryService, "order"),
-                    reason="QueryService.order (the query side of issue 13) is not on this branch yet")
 def test_after_a_killed_amend_the_view_shows_only_the_new_order(topic_ready: Settings) -> None:
     from desktop_app.bootstrap import query_service
 
@@ -176,8 +174,6 @@ def test_after_a_killed_amend_the_view_shows_only_the_new_order(topic_ready: Set
         query.close()
 
 
-@pytest.mark.skipif(not hasattr(QueryService, "order"),
-                    reason="QueryService.order (the query side of issue 13) is not on this branch yet")
 def test_another_desk_s_order_is_cancelled_through_the_view_and_a_second_cancel_is_refused(
     topic_ready: Settings, tmp_path: Path
 ) -> None:
