@@ -29,7 +29,6 @@ from desktop_app.query.runner import (
     ProjectorOptions,
     ProjectorThread,
     ViewChange,
-    offsets_in_file,
 )
 
 log = logging.getLogger(__name__)
@@ -58,6 +57,7 @@ class ProjectorProcess(BackgroundProjector):
         self._stopping = threading.Event()
         self._requests = itertools.count()
         self._answers: dict[int, Any] = {}  # request -> the child's answer, for requests still awaited
+        self._answered = threading.Condition()
         self.restarts = 0
         self._batches_before_child = 0  # batches of earlier children: `batches` counts across restarts
 
@@ -65,8 +65,7 @@ class ProjectorProcess(BackgroundProjector):
     def start(self) -> None:
         if self._supervisor is not None:
             raise RuntimeError("projector already started")
-        with self._changed:  # known at once, not only once the child has opened the file
-            self._offsets = offsets_in_file(self.db_path, self.topic, self.options.busy_timeout_ms)
+        self._offsets_from_file()
         self._spawn()
         self._supervisor = threading.Thread(target=self._supervise, name=f"{self.role}-pipe:{self.topic}",
                                             daemon=True)
@@ -103,8 +102,9 @@ class ProjectorProcess(BackgroundProjector):
             process.kill()
             process.join(5)
         supervisor.join(timeout)
-        with self._changed:
-            self._changed.notify_all()
+        self.offsets.wake()
+        with self._answered:
+            self._answered.notify_all()
 
     @property
     def running(self) -> bool:
@@ -166,10 +166,10 @@ class ProjectorProcess(BackgroundProjector):
                 self._on_state(*message[1:])
             elif kind == "answer":
                 _, request, value = message
-                with self._changed:
+                with self._answered:
                     if request in self._answers:
                         self._answers[request] = value
-                        self._changed.notify_all()
+                        self._answered.notify_all()
             elif kind == "log":
                 _relog(*message[1:])
             elif kind == "damaged":
@@ -179,12 +179,8 @@ class ProjectorProcess(BackgroundProjector):
 
     def _on_state(self, offsets: dict[int, int], highwaters: dict[int, int], batches: int,
                   batches_since_start: int, error_count: int, last_error: str | None) -> None:
-        with self._changed:  # a state and a batch message may cross: offsets only move forward
-            for partition, next_offset in offsets.items():
-                if next_offset > self._offsets.get(partition, -1):
-                    self._offsets[partition] = next_offset
-            self._highwaters = highwaters
-            self._changed.notify_all()
+        self.offsets.advance(offsets)  # a state and a batch message may cross: offsets only move forward
+        self.offsets.saw_highwaters(highwaters)
         self.batches = self._batches_before_child + batches
         self.batches_since_start = batches_since_start
         self.error_count, self.last_error = error_count + self.restarts, last_error
@@ -215,21 +211,21 @@ class ProjectorProcess(BackgroundProjector):
             return None
         request = next(self._requests)
         unanswered = object()
-        with self._changed:
+        with self._answered:
             self._answers[request] = unanswered
         try:
             if not self._send(("end_offsets", request, timeout)):
                 return None
             deadline = time.monotonic() + timeout + 1.0
-            with self._changed:
+            with self._answered:
                 while self._answers[request] is unanswered:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or not self.running:
                         return None
-                    self._changed.wait(min(remaining, 0.1))
+                    self._answered.wait(min(remaining, 0.1))
                 return self._answers[request]
         finally:
-            with self._changed:
+            with self._answered:
                 self._answers.pop(request, None)
 
 
@@ -319,7 +315,7 @@ def child_main(conn: Connection, db_path: str, client_kwargs: dict[str, Any], to
 
     def state() -> tuple[Any, ...]:
         assert runner is not None
-        return (runner.known_highwaters(), runner.batches, runner.batches_since_start, runner.error_count,
+        return (runner.offsets.highwaters(), runner.batches, runner.batches_since_start, runner.error_count,
                 runner.last_error)
 
     def on_change(change: ViewChange) -> None:
@@ -341,7 +337,7 @@ def child_main(conn: Connection, db_path: str, client_kwargs: dict[str, Any], to
                 if message[0] == "end_offsets":
                     _, request, timeout = message
                     send(("answer", request, runner.end_offsets(timeout)))
-            now = (runner.stored_offsets(), *state())
+            now = (runner.offsets.stored(), *state())
             if now != reported:
                 send(("state", *now))
                 reported = now
@@ -350,7 +346,7 @@ def child_main(conn: Connection, db_path: str, client_kwargs: dict[str, Any], to
     finally:
         runner.stop()
         try:
-            send(("state", runner.stored_offsets(), *state()))
+            send(("state", runner.offsets.stored(), *state()))
             send(("stopped",))
         except (OSError, ValueError):
             pass
