@@ -85,3 +85,15 @@ def test_nothing_else_reaches_into_aiokafka_internals() -> None:
             elif isinstance(node, ast.Constant) and node.value in INTERNAL_NAMES:  # getattr(producer, "_sender")
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} names {node.value!r}")
     assert offenders == []
+
+
+def test_a_refused_port_is_named_through_the_fenced_connection() -> None:
+    import socket
+
+    from desktop_app.kafka_errors import explain_unreachable
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    reason = asyncio.run(explain_unreachable({"bootstrap_servers": f"127.0.0.1:{port}"}, timeout_s=2.0))
+    assert reason == "connection refused (is Kafka running there?)"
