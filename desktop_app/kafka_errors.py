@@ -11,8 +11,9 @@ import asyncio
 import ssl
 from typing import Any
 
-from aiokafka.conn import create_conn
 from aiokafka.errors import AuthenticationFailedError, KafkaConnectionError, KafkaError, SaslAuthenticationFailed
+
+from desktop_app.kafka_internals import open_connection
 
 _CONNECTION_KEYS = ("client_id", "ssl_context", "security_protocol", "sasl_mechanism",
                     "sasl_plain_username", "sasl_plain_password")
@@ -38,7 +39,7 @@ async def explain_unreachable(client_kwargs: dict[str, Any], timeout_s: float = 
 async def _try_server(host: str, port: int, options: dict[str, Any], timeout_s: float) -> str | None:
     try:
         connection = await asyncio.wait_for(
-            create_conn(host, port, request_timeout_ms=int(timeout_s * 1000), **options), timeout_s
+            open_connection(host, port, request_timeout_ms=int(timeout_s * 1000), **options), timeout_s
         )
     except (SaslAuthenticationFailed, AuthenticationFailedError) as exc:
         user = options.get("sasl_plain_username")

@@ -61,6 +61,7 @@ from aiokafka.errors import KafkaConnectionError
 from desktop_app import contracts
 from desktop_app.command.outbox import Acknowledgement, Outbox, PendingEvent
 from desktop_app.kafka_errors import explain_unreachable
+from desktop_app.kafka_internals import abandon_unsent_batches, refresh_metadata
 
 log = logging.getLogger(__name__)
 
@@ -273,11 +274,9 @@ class Relay:
         done, _ = await asyncio.wait({stopping}, timeout=timeout)
         if not done:
             # The idempotent producer retries unacknowledged batches forever and stop() waits for
-            # them. Abandon them (they are still pending in the outbox) by ending aiokafka's sender
-            # task, which lets stop() close the connections. Private API of aiokafka 0.14.
-            sender_task = getattr(getattr(producer, "_sender", None), "sender_task", None)
-            if sender_task is not None:
-                sender_task.cancel()
+            # them. Abandon them (they are still pending in the outbox), which lets stop() close the
+            # connections.
+            abandon_unsent_batches(producer)
             done, _ = await asyncio.wait({stopping}, timeout=timeout)
         if not done:
             stopping.cancel()
@@ -291,7 +290,7 @@ class Relay:
         if producer is None or time.monotonic() - self._last_contact < self._options.health_every_s:
             return
         try:
-            reachable = await asyncio.wait_for(producer.client.force_metadata_update(), 10)
+            reachable = await asyncio.wait_for(refresh_metadata(producer), 10)
         except (TimeoutError, Exception):
             reachable = False
         self._last_contact = time.monotonic()

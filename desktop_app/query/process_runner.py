@@ -18,19 +18,26 @@ import signal
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from desktop_app.query.runner import (
-    BackgroundProjector,
-    ProjectorOptions,
-    ProjectorThread,
-    ViewChange,
-    offsets_in_file,
+from desktop_app.query.child_messages import (
+    Answer,
+    AskEndOffsets,
+    BatchCommitted,
+    ChildMessage,
+    Damaged,
+    LogLine,
+    ParentCommand,
+    ProjectorState,
+    StateReport,
+    Stop,
+    Stopped,
 )
+from desktop_app.query.runner import BackgroundProjector, ProjectorOptions, ProjectorThread, ViewChange
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +65,7 @@ class ProjectorProcess(BackgroundProjector):
         self._stopping = threading.Event()
         self._requests = itertools.count()
         self._answers: dict[int, Any] = {}  # request -> the child's answer, for requests still awaited
+        self._answered = threading.Condition()
         self.restarts = 0
         self._batches_before_child = 0  # batches of earlier children: `batches` counts across restarts
 
@@ -65,8 +73,7 @@ class ProjectorProcess(BackgroundProjector):
     def start(self) -> None:
         if self._supervisor is not None:
             raise RuntimeError("projector already started")
-        with self._changed:  # known at once, not only once the child has opened the file
-            self._offsets = offsets_in_file(self.db_path, self.topic, self.options.busy_timeout_ms)
+        self._offsets_from_file()
         self._spawn()
         self._supervisor = threading.Thread(target=self._supervise, name=f"{self.role}-pipe:{self.topic}",
                                             daemon=True)
@@ -94,7 +101,7 @@ class ProjectorProcess(BackgroundProjector):
             if supervisor is None or process is None:
                 return
             self._stopping.set()
-            self._send(("stop",))
+            self._send(Stop())
         if supervisor is threading.current_thread():  # stop() from a listener: the pipe ends after it returns
             return
         process.join(timeout)
@@ -103,8 +110,9 @@ class ProjectorProcess(BackgroundProjector):
             process.kill()
             process.join(5)
         supervisor.join(timeout)
-        with self._changed:
-            self._changed.notify_all()
+        self.offsets.wake()
+        with self._answered:
+            self._answered.notify_all()
 
     @property
     def running(self) -> bool:
@@ -116,7 +124,7 @@ class ProjectorProcess(BackgroundProjector):
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def _send(self, message: tuple[Any, ...]) -> bool:
+    def _send(self, message: ParentCommand) -> bool:
         conn = self._conn
         if conn is None:
             return False
@@ -159,44 +167,42 @@ class ProjectorProcess(BackgroundProjector):
                 message = conn.recv()
             except (EOFError, OSError):
                 return
-            kind = message[0]
-            if kind == "batch":
-                self._on_batch(*message[1:])
-            elif kind == "state":
-                self._on_state(*message[1:])
-            elif kind == "answer":
-                _, request, value = message
-                with self._changed:
-                    if request in self._answers:
-                        self._answers[request] = value
-                        self._changed.notify_all()
-            elif kind == "log":
-                _relog(*message[1:])
-            elif kind == "damaged":
-                self._on_damaged(message[1])
-            elif kind == "stopped":
+            if not self._handle(message):
                 return
 
-    def _on_state(self, offsets: dict[int, int], highwaters: dict[int, int], batches: int,
-                  batches_since_start: int, error_count: int, last_error: str | None) -> None:
-        with self._changed:  # a state and a batch message may cross: offsets only move forward
-            for partition, next_offset in offsets.items():
-                if next_offset > self._offsets.get(partition, -1):
-                    self._offsets[partition] = next_offset
-            self._highwaters = highwaters
-            self._changed.notify_all()
-        self.batches = self._batches_before_child + batches
-        self.batches_since_start = batches_since_start
-        self.error_count, self.last_error = error_count + self.restarts, last_error
+    def _handle(self, message: ChildMessage) -> bool:
+        """Act on one message of the child; False once it said it stopped."""
+        match message:
+            case BatchCommitted(change=change, state=state):
+                self._on_state(change.offsets, state)
+                if self._on_change is not None:
+                    try:
+                        self._on_change(change)
+                    except Exception:  # noqa: BLE001 - a listener's bug must not stop the projection
+                        log.exception("a view-change listener failed")
+            case StateReport(offsets=offsets, state=state):
+                self._on_state(offsets, state)
+            case Answer(request=request, value=value):
+                with self._answered:
+                    if request in self._answers:
+                        self._answers[request] = value
+                        self._answered.notify_all()
+            case LogLine(logger=name, level=level, text=text):
+                _relog(name, level, text)
+            case Damaged(reason=reason):
+                self._on_damaged(reason)
+            case Stopped():
+                return False
+            case _:
+                log.error("unknown message from the %s process: %r", self.role, message)
+        return True
 
-    def _on_batch(self, change: ViewChange, highwaters: dict[int, int], batches: int, batches_since_start: int,
-                  error_count: int, last_error: str | None) -> None:
-        self._on_state(dict(change.offsets), highwaters, batches, batches_since_start, error_count, last_error)
-        if self._on_change is not None:
-            try:
-                self._on_change(change)
-            except Exception:  # noqa: BLE001 - a listener's bug must not stop the projection
-                log.exception("a view-change listener failed")
+    def _on_state(self, offsets: Mapping[int, int], state: ProjectorState) -> None:
+        self.offsets.advance(offsets)  # a state and a batch message may cross: offsets only move forward
+        self.offsets.saw_highwaters(state.highwaters)
+        self.batches = self._batches_before_child + state.batches
+        self.batches_since_start = state.batches_since_start
+        self.error_count, self.last_error = state.error_count + self.restarts, state.last_error
 
     def _on_damaged(self, reason: str) -> None:
         """The child found its file damaged and stopped projecting (its own log line said so)."""
@@ -215,21 +221,21 @@ class ProjectorProcess(BackgroundProjector):
             return None
         request = next(self._requests)
         unanswered = object()
-        with self._changed:
+        with self._answered:
             self._answers[request] = unanswered
         try:
-            if not self._send(("end_offsets", request, timeout)):
+            if not self._send(AskEndOffsets(request, timeout)):
                 return None
             deadline = time.monotonic() + timeout + 1.0
-            with self._changed:
+            with self._answered:
                 while self._answers[request] is unanswered:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or not self.running:
                         return None
-                    self._changed.wait(min(remaining, 0.1))
+                    self._answered.wait(min(remaining, 0.1))
                 return self._answers[request]
         finally:
-            with self._changed:
+            with self._answered:
                 self._answers.pop(request, None)
 
 
@@ -296,7 +302,7 @@ class _PipeLogHandler(logging.Handler):
             text = record.getMessage()
             if record.exc_info:
                 text += "\n" + logging.Formatter().formatException(record.exc_info)
-            self._send(("log", record.name, record.levelno, text))
+            self._send(LogLine(record.name, record.levelno, text))
         except Exception:  # noqa: BLE001 - logging must never break the projector
             pass
 
@@ -308,7 +314,7 @@ def child_main(conn: Connection, db_path: str, client_kwargs: dict[str, Any], to
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the parent's to handle
     send_lock = threading.Lock()
 
-    def send(message: tuple[Any, ...]) -> None:
+    def send(message: ChildMessage) -> None:
         with send_lock:
             conn.send(message)
 
@@ -317,41 +323,49 @@ def child_main(conn: Connection, db_path: str, client_kwargs: dict[str, Any], to
     root.setLevel(log_level)
     runner: ProjectorThread | None = None
 
-    def state() -> tuple[Any, ...]:
-        assert runner is not None
-        return (runner.known_highwaters(), runner.batches, runner.batches_since_start, runner.error_count,
-                runner.last_error)
-
     def on_change(change: ViewChange) -> None:
-        send(("batch", change, *state()))
+        assert runner is not None
+        send(BatchCommitted(change, state_of(runner)))
 
     def on_damage(reason: str) -> None:
-        send(("damaged", reason))
+        send(Damaged(reason))
 
     runner = ProjectorThread(Path(db_path), restored_client_kwargs(client_kwargs), topic, on_change=on_change,
                              options=options, role=role, on_damage=on_damage if watch_damage else None)
     runner.start()
-    reported: tuple[Any, ...] | None = None
+    reported: StateReport | None = None
     try:
         while os.getppid() == parent_pid:  # else the parent died and the pipe's end was not noticed
-            if conn.poll(STATE_EVERY_S):
-                message = conn.recv()
-                if message[0] == "stop":
-                    break
-                if message[0] == "end_offsets":
-                    _, request, timeout = message
-                    send(("answer", request, runner.end_offsets(timeout)))
-            now = (runner.stored_offsets(), *state())
+            if conn.poll(STATE_EVERY_S) and not obey(conn.recv(), runner, send):
+                break
+            now = StateReport(runner.offsets.stored(), state_of(runner))
             if now != reported:
-                send(("state", *now))
+                send(now)
                 reported = now
     except (EOFError, OSError):  # the parent is gone: stop as it would have asked
         pass
     finally:
         runner.stop()
         try:
-            send(("state", runner.stored_offsets(), *state()))
-            send(("stopped",))
+            send(StateReport(runner.offsets.stored(), state_of(runner)))
+            send(Stopped())
         except (OSError, ValueError):
             pass
         conn.close()
+
+
+def state_of(runner: BackgroundProjector) -> ProjectorState:
+    return ProjectorState(runner.offsets.highwaters(), runner.batches, runner.batches_since_start,
+                          runner.error_count, runner.last_error)
+
+
+def obey(command: ParentCommand, runner: BackgroundProjector, send: Callable[[ChildMessage], None]) -> bool:
+    """Carry out one command of the parent in the child; False for Stop."""
+    match command:
+        case Stop():
+            return False
+        case AskEndOffsets(request=request, timeout=timeout):
+            send(Answer(request, runner.end_offsets(timeout)))
+        case _:
+            log.error("unknown command from the parent process: %r", command)
+    return True

@@ -25,10 +25,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from desktop_app.query.projector import Projector
 from desktop_app.query.process_runner import projector_class
 from desktop_app.query.runner import BackgroundProjector, ProjectorOptions
 from desktop_app.query.schema import ensure_schema, open_engine
+from desktop_app.query.tracking import offsets_in_file
 from desktop_app.query.view_files import ViewFiles
 from desktop_app.query.view_health import STORE_ERRORS, corruption_of
 from desktop_app.query.views import ReadModel
@@ -311,12 +311,12 @@ class RebuildJob:
             shadow.start()
             self._phase = RebuildPhase.REPLAYING
             report = lambda offsets: self._set_progress(done_of(offsets, targets))  # noqa: E731
-            if not shadow.wait_for_offsets(targets, None, on_progress=report, cancel=self._cancel_requested):
-                return self._outcome_cancelled(done_of(shadow.stored_offsets(), targets))
+            if not shadow.offsets.wait_for(targets, None, on_progress=report, cancel=self._cancel_requested):
+                return self._outcome_cancelled(done_of(shadow.offsets.stored(), targets))
             for attempt in range(1, SWAP_ATTEMPTS + 1):
                 self._phase = RebuildPhase.CATCHING_UP  # close behind the live view, so the pause is short
-                if not shadow.wait_for_offsets(self.live.stored_offsets(), None, cancel=self._cancel_requested):
-                    return self._outcome_cancelled(done_of(shadow.stored_offsets(), targets))
+                if not shadow.offsets.wait_for(self.live.stored_offsets(), None, cancel=self._cancel_requested):
+                    return self._outcome_cancelled(done_of(shadow.offsets.stored(), targets))
                 swapped = self._swap(shadow, generation, targets)
                 if swapped is not None or self._cancel_requested():
                     break
@@ -324,7 +324,7 @@ class RebuildJob:
                             SWAP_CATCH_UP_S, attempt, SWAP_ATTEMPTS)
             if swapped is None:
                 if self._cancel_requested():
-                    return self._outcome_cancelled(done_of(shadow.stored_offsets(), targets))
+                    return self._outcome_cancelled(done_of(shadow.offsets.stored(), targets))
                 raise RebuildError("the new view could not catch up with the live one; the current view stays")
             return swapped
         finally:
@@ -343,7 +343,7 @@ class RebuildJob:
         try:
             # no live view (healing a damaged one), or a damaged one: the new view need not catch up with it
             live_offsets = _live_offsets(live_path, self.topic)
-            if not shadow.wait_for_offsets(live_offsets, SWAP_CATCH_UP_S, cancel=self._cancel_requested):
+            if not shadow.offsets.wait_for(live_offsets, SWAP_CATCH_UP_S, cancel=self._cancel_requested):
                 return None
             shadow.stop()
             new_path = self.files.generation_path(generation)
@@ -393,20 +393,12 @@ def _live_offsets(live_path: Path | None, topic: str) -> dict[int, int]:
     if live_path is None:
         return {}
     try:
-        return _stored_offsets(live_path, topic)
+        return offsets_in_file(live_path, topic)
     except STORE_ERRORS as exc:
         if corruption_of(exc) is None:
             raise
         log.warning("the live view %s is damaged (%s); swapping in the rebuilt one", live_path.name, corruption_of(exc))
         return {}
-
-
-def _stored_offsets(db_path: Path, topic: str) -> dict[int, int]:
-    engine = open_engine(db_path, create=False)
-    try:
-        return Projector(engine, topic).stored_offsets()
-    finally:
-        engine.dispose()
 
 
 def _finished_view(db_path: Path, topic: str) -> tuple[int, int, int, dict[int, int]]:

@@ -21,13 +21,13 @@ from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from desktop_app.kafka_errors import explain_unreachable
 from desktop_app.query.log_end import plain_event_loop, topic_end_offsets
 from desktop_app.query.projector import BatchOutcome, Projector, ViewKey
 from desktop_app.query.schema import ensure_schema, open_engine
-from desktop_app.query.view_health import FileIdentity, ViewDamaged, damage_of, reported_damage
+from desktop_app.query.tracking import OffsetTracker, offsets_in_file, offsets_of_engine
+from desktop_app.query.view_health import STORE_ERRORS, FileIdentity, ViewDamaged, damage_of, reported_damage
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,7 @@ class BackgroundProjector:
         self._on_change = on_change
         self._on_damage = on_damage
         self.damage: str | None = None  # why the file is damaged, once found: projecting then stops
-        self._changed = threading.Condition()
-        self._offsets: dict[int, int] = {}
-        self._highwaters: dict[int, int] = {}
+        self.offsets = OffsetTracker(alive=lambda: self.running)  # stored and seen: read and waited on here
         self.batches = 0
         self.batches_since_start = 0  # batches since the consumer was last (re)opened
         self.error_count = 0
@@ -115,62 +113,14 @@ class BackgroundProjector:
         """End offsets asked of the broker now through this projector's consumer; None if it cannot."""
         raise NotImplementedError
 
-    def stored_offsets(self) -> dict[int, int]:
-        """The next offsets committed so far (as of the latest batch)."""
-        with self._changed:
-            return dict(self._offsets)
-
-    def known_highwaters(self) -> dict[int, int]:
-        """End offsets as of the latest fetch responses: no broker round trip, maybe a little stale."""
-        with self._changed:
-            return dict(self._highwaters)
-
-    def wait_for_offsets(
-        self,
-        targets: Mapping[int, int],
-        timeout: float | None,
-        *,
-        on_progress: Callable[[dict[int, int]], None] | None = None,
-        cancel: Callable[[], bool] | None = None,
-    ) -> bool:
-        """Wait until every partition's stored next offset reaches its target. False on timeout/cancel."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._changed:
-                offsets = dict(self._offsets)
-                reached = all(offsets.get(p, 0) >= target for p, target in targets.items())
-                if not reached and not (cancel and cancel()):
-                    remaining = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
-                    if remaining > 0 and self.running:
-                        self._changed.wait(remaining)
-                        offsets = dict(self._offsets)
-                        reached = all(offsets.get(p, 0) >= target for p, target in targets.items())
-            if on_progress is not None:
-                on_progress(offsets)
-            if reached:
-                return True
-            if (cancel and cancel()) or not self.running:
-                return False
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-
-    def wait_until_visible(self, partition: int, offset: int, timeout: float) -> bool:
-        """True once the record at (partition, offset) is in the view (stored next offset > offset)."""
-        return self.wait_for_offsets({partition: offset + 1}, timeout)
-
-
-def offsets_in_file(db_path: Path, topic: str, busy_timeout_ms: int) -> dict[int, int]:
-    """The next offsets stored in a read-model file; empty for a missing, new or unreadable file (the
-    projector then reads them itself, or finds the damage)."""
-    if not db_path.exists():
-        return {}
-    engine = open_engine(db_path, create=False, busy_timeout_ms=busy_timeout_ms)
-    try:
-        return Projector(engine, topic).stored_offsets()
-    except DBAPIError:  # no tables yet (a new file), or a damaged one
-        return {}
-    finally:
-        engine.dispose()
+    def _offsets_from_file(self) -> None:
+        """Known at once, not only once the projector has opened the file: empty for a new or damaged file
+        (the projector then reads them itself, or finds the damage)."""
+        try:
+            stored = offsets_in_file(self.db_path, self.topic, busy_timeout_ms=self.options.busy_timeout_ms)
+        except STORE_ERRORS:
+            stored = {}
+        self.offsets.reset(stored)
 
 
 class ProjectorThread(BackgroundProjector):
@@ -190,8 +140,7 @@ class ProjectorThread(BackgroundProjector):
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("projector already started")
-        with self._changed:  # known at once, not only once the thread has opened the file
-            self._offsets = offsets_in_file(self.db_path, self.topic, self.options.busy_timeout_ms)
+        self._offsets_from_file()
         self._thread = threading.Thread(target=self._thread_main, name=f"{self.role}:{self.topic}", daemon=True)
         self._thread.start()
         self._started.wait()
@@ -211,8 +160,7 @@ class ProjectorThread(BackgroundProjector):
         thread.join(timeout)
         if thread.is_alive():
             log.error("projector thread did not stop within %.0fs", timeout)
-        with self._changed:
-            self._changed.notify_all()
+        self.offsets.wake()
 
     @property
     def running(self) -> bool:
@@ -295,9 +243,7 @@ class ProjectorThread(BackgroundProjector):
         try:
             ensure_schema(engine)
             projector = Projector(engine, self.topic)
-            with self._changed:
-                self._offsets = projector.stored_offsets()
-                self._changed.notify_all()
+            self.offsets.reset(offsets_of_engine(engine, self.topic))
             consumer = AIOKafkaConsumer(
                 **self._client_kwargs,
                 group_id=None,
@@ -325,8 +271,7 @@ class ProjectorThread(BackgroundProjector):
         # A missing topic raises KafkaTimeoutError here: retried like any other failure.
         ends = await topic_end_offsets(consumer, self.topic)
         self._reached_broker = True
-        with self._changed:
-            self._highwaters = ends
+        self.offsets.saw_highwaters(ends)
         assigned: frozenset[int] = frozenset()
         while True:
             partitions = frozenset(consumer.partitions_for_topic(self.topic) or ())
@@ -349,7 +294,7 @@ class ProjectorThread(BackgroundProjector):
 
     async def _assign(self, consumer: AIOKafkaConsumer, projector: Projector, partitions: frozenset[int]) -> None:
         """(Re)assign every partition and seek each to its stored next offset, or to the beginning."""
-        stored = projector.stored_offsets()
+        stored = offsets_of_engine(projector.engine, self.topic)
         tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         unread = []
@@ -369,14 +314,10 @@ class ProjectorThread(BackgroundProjector):
             highwater = consumer.highwater(TopicPartition(self.topic, partition))
             if highwater is not None:
                 known[partition] = highwater
-        with self._changed:
-            self._highwaters = known
+        self.offsets.saw_highwaters(known)
 
     def _committed(self, outcome: BatchOutcome) -> None:
-        with self._changed:
-            self._offsets.update(outcome.next_offsets)
-            offsets = dict(self._offsets)
-            self._changed.notify_all()
+        offsets = self.offsets.advance(outcome.next_offsets)
         self.batches += 1
         self.batches_since_start += 1
         if self._on_change is not None:

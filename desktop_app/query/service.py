@@ -32,14 +32,13 @@ from desktop_app.query.process_runner import projector_class
 from desktop_app.query.runner import BackgroundProjector, ChangeListener, ProjectorOptions, ViewChange
 from desktop_app.query.healing import ViewHealer
 from desktop_app.query.service_reads import ViewReads
+from desktop_app.query.tracking import FollowedOffsets, OffsetSource, PolledOffsets, visible_target, wait_for
 from desktop_app.query.view_health import STORE_ERRORS, ViewUnavailable
 from desktop_app.query.views import ReadModel
 
 log = logging.getLogger(__name__)
 
-READ_ONLY_POLL_S = 0.02  # how often a read-only service looks at the stored offsets while waiting
 READ_ONLY_WATCH_S = 0.5  # how often a read-only service reports the other projector's progress / tries the lock
-WAIT_SLICE_S = 0.5  # waits on the projector are sliced, so a projector replaced by a rebuild's swap is followed
 REQUESTED = "requested"
 HEAL_RETRY_S = 2.0  # pause before a heal whose rebuild was cancelled or failed starts again
 
@@ -90,6 +89,8 @@ class QueryService(ViewReads):
         self.read_model = ReadModel(self.db_path)
         self.files = self.read_model.files
         self._healer = ViewHealer(self.files)
+        self._offsets = FollowedOffsets(self._offsets_source)
+        self._offsets_in_file = PolledOffsets(self._offsets_in_view)
 
     # -- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> bool:
@@ -292,7 +293,7 @@ class QueryService(ViewReads):
     def stored_offsets(self) -> dict[int, int]:
         runner = self._runner
         if runner is not None:
-            return runner.stored_offsets()
+            return runner.offsets.stored()
         if self._projecting:
             return {}  # healing: no live view until the rebuilt one is swapped in
         return self.read_model.stored_offsets(self.topic)
@@ -318,30 +319,23 @@ class QueryService(ViewReads):
 
         Follows the live projector across a rebuild's swap: the new view holds at least what the old one did.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            runner = self._runner
-            if runner is not None and runner.running:
-                slice_s = WAIT_SLICE_S if remaining is None else max(0.0, min(WAIT_SLICE_S, remaining))
-                if runner.wait_for_offsets(targets, slice_s, on_progress=on_progress, cancel=cancel):
-                    return True
-            else:  # another process projects, or this one is paused for a swap or heals the view
-                try:  # a file found damaged still holds offsets, but not rows a reader can trust
-                    offsets = {} if self.health else self.read_model.stored_offsets(self.topic)
-                except (ViewUnavailable, *STORE_ERRORS):
-                    offsets = {}  # no view yet, or being rebuilt: wait for it
-                if on_progress is not None:
-                    on_progress(offsets)
-                if all(offsets.get(p, 0) >= target for p, target in targets.items()):
-                    return True
-                time.sleep(READ_ONLY_POLL_S)
-            if (cancel and cancel()) or (deadline is not None and time.monotonic() >= deadline):
-                return False
+        return wait_for(self._offsets, targets, timeout, on_progress=on_progress, cancel=cancel)
 
-    def wait_until_visible(self, partition: int, offset: int, timeout: float) -> bool:
+    def wait_until_visible(self, partition: int, offset: int, timeout: float | None) -> bool:
         """Read-your-writes: True once the record at (partition, offset) is in the view."""
-        return self.wait_for_offsets({partition: offset + 1}, timeout)
+        return self.wait_for_offsets(visible_target(partition, offset), timeout)
+
+    def _offsets_source(self) -> OffsetSource:
+        runner = self._runner
+        if runner is not None and runner.running:
+            return runner.offsets
+        return self._offsets_in_file  # another process projects, or this one is paused for a swap or heals
+
+    def _offsets_in_view(self) -> dict[int, int]:
+        try:  # a file found damaged still holds offsets, but not rows a reader can trust
+            return {} if self.health else self.read_model.stored_offsets(self.topic)
+        except (ViewUnavailable, *STORE_ERRORS):
+            return {}  # no view yet, or being rebuilt: wait for it
 
     def catch_up(self, timeout: float = 30.0) -> bool:
         """Wait until the view holds everything that was in the log when called. False on timeout."""

@@ -135,8 +135,8 @@ class ViewReads:
         (no broker round trip; for frequent status updates) when it has them for every partition."""
         runner = self._runner
         if not fresh and runner is not None:
-            highwaters = runner.known_highwaters()
-            stored = runner.stored_offsets()
+            highwaters = runner.offsets.highwaters()
+            stored = runner.offsets.stored()
             if highwaters and set(stored) <= set(highwaters):
                 return compute_lag(highwaters, stored)
         return compute_lag(self.end_offsets(timeout), self.stored_offsets())
@@ -149,5 +149,5 @@ class ViewReads:
             log.warning("lag unknown: %s", exc)
             ends = None
         if ends is None and not fresh and self._runner is not None:
-            ends = self._runner.known_highwaters() or None
+            ends = self._runner.offsets.highwaters() or None
         return self._reading(lambda: self.read_model.summary(end_offsets=ends, topic=self.topic))

@@ -30,12 +30,12 @@ from desktop_app.query.schema import (
     AppliedEvent,
     IgnoredEvent,
     OrderedItem,
-    PartitionOffset,
     QuarantinedRecord,
     open_engine,
     stored_projection_version,
 )
 from desktop_app.query.search import like_pattern
+from desktop_app.query.tracking import read_stored_offsets
 from desktop_app.query.view_files import PointerState, ViewFiles
 from desktop_app.query.view_health import STORE_ERRORS, DamagedView, FileIdentity, ViewUnavailable, corruption_of
 
@@ -372,7 +372,7 @@ class ReadModel(OrderReads):
             applied = session.exec(select(func.count()).select_from(AppliedEvent)).one()
             quarantined = session.exec(select(func.count()).select_from(QuarantinedRecord)).one()
             ignored = session.exec(select(func.count()).select_from(IgnoredEvent)).one()
-            return totals, applied, quarantined, ignored, self._stored_offsets(session, topic)
+            return totals, applied, quarantined, ignored, read_stored_offsets(session.connection(), topic)
 
         totals, applied, quarantined, ignored, stored = self._read(read)
         bands = {band: totals.get(band, BandTotals(0, 0)) for band in Band}
@@ -384,14 +384,7 @@ class ReadModel(OrderReads):
 
     def stored_offsets(self, topic: str | None = None) -> dict[int, int]:
         """Next offset per partition (of `topic`, or of the only topic projected into this file)."""
-        return self._read(lambda session: self._stored_offsets(session, topic))
-
-    @staticmethod
-    def _stored_offsets(session: Session, topic: str | None) -> dict[int, int]:
-        statement = select(PartitionOffset.partition, PartitionOffset.next_offset)
-        if topic is not None:
-            statement = statement.where(col(PartitionOffset.topic) == topic)
-        return {partition: next_offset for partition, next_offset in session.exec(statement)}
+        return self._read(lambda session: read_stored_offsets(session.connection(), topic))
 
     def lag(self, end_offsets: Mapping[int, int], topic: str | None = None) -> Lag:
         return compute_lag(end_offsets, self.stored_offsets(topic))

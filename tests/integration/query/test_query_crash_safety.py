@@ -98,7 +98,7 @@ def replay_fresh(db_path: Path, settings, ends: dict[int, int]) -> None:
     runner = ProjectorThread(db_path, settings.kafka_client_kwargs(), settings.topic)
     runner.start()
     try:
-        assert runner.wait_for_offsets(ends, timeout=120)
+        assert runner.offsets.wait_for(ends, 120)
     finally:
         runner.stop()
 
