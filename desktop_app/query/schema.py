@@ -251,6 +251,34 @@ def ensure_schema(engine: Engine) -> None:
         )
 
 
+# Indexes only readers use (EXPLAIN QUERY PLAN of the projector's statements names none of them). A rebuild's
+# shadow has nobody reading it, so it is built without them and gets them once, just before the swap
+# (`create_read_indexes`): one sort instead of a B-tree insert per row.
+READ_ONLY_INDEXES = [
+    index for index in (*OrderedItem.__table__.indexes, *OrderRecord.__table__.indexes)
+    if index.name in ("ix_ordered_items_band_customer_item", "ix_orders_placed")
+]
+
+
+def ensure_shadow_schema(engine: Engine) -> None:
+    """`ensure_schema` for a new shadow file: the tables without READ_ONLY_INDEXES (dropped while still empty).
+    Tables that exist are left alone, by this and by `ensure_schema`, so a restarted shadow stays without them."""
+    with engine.begin() as connection:
+        new = not any(connection.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'orders'"))
+    ensure_schema(engine)
+    if new:
+        with engine.begin() as connection:
+            for index in READ_ONLY_INDEXES:
+                index.drop(connection)
+
+
+def create_read_indexes(engine: Engine) -> None:
+    """Create the READ_ONLY_INDEXES a shadow was built without (those missing); done before it is swapped in."""
+    with engine.begin() as connection:
+        for index in READ_ONLY_INDEXES:
+            index.create(connection, checkfirst=True)
+
+
 def _add_missing_columns(connection: Any) -> None:
     """Columns newer code added to existing tables: an older view keeps being served (and projected into)
     until its rebuild in the shadow, which the changed PROJECTION_VERSION starts, swaps in."""
