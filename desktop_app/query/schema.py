@@ -103,7 +103,11 @@ class OrderRecord(SQLModel, table=True):
 
     seq: int | None = Field(default=None, primary_key=True)  # the rowid: rows are appended
     order_id: str = Field(sa_column=Column(String(36), nullable=False))  # canonical UUID text
-    event_id: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False, unique=True))  # its OrderPlaced
+    # its OrderPlaced. No index: ids are random, so one meant a B-tree insert at a random place per order,
+    # for the one reader that needs it (order_book.take_back: rare, and a scan of cancel_event_id anyway).
+    # A version-3 file made before this keeps its unique index (sqlite_autoindex_orders_1): same rows, same
+    # answers, only slower writes; the version stays 3, as no release has version 3 yet.
+    event_id: bytes = Field(sa_column=Column(LargeBinary(16), nullable=False))
     customer_id: str
     placed_at: datetime = Field(sa_column=Column(DateTime(), nullable=False))  # naive UTC, as in ordered_items
     source: str
