@@ -10,17 +10,13 @@ lines leave the view, and every stored copy of that id is judged again against t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from desktop_app import contracts
-from desktop_app.query.schema import AppliedEvent, EventCopy
-
-APPLIED = AppliedEvent.__table__
-COPIES = EventCopy.__table__
 
 SQL_IN_CHUNK = 500  # ids per "IN (...)": well under SQLite's bound-parameter limit
 
@@ -139,23 +135,26 @@ def _copy_row(event_id: bytes, copy: CopyLike | _Stored) -> dict[str, Any]:
 
 def _stored_winners(connection: Connection, ids: list[bytes]) -> dict[bytes, _Stored]:
     found: dict[bytes, _Stored] = {}
-    columns = (APPLIED.c.event_id, APPLIED.c.partition, APPLIED.c.offset, APPLIED.c.digest)
-    for start in range(0, len(ids), SQL_IN_CHUNK):
-        chunk = ids[start:start + SQL_IN_CHUNK]
-        for event_id, partition, offset, digest in connection.execute(
-            select(*columns).where(APPLIED.c.event_id.in_(chunk))
-        ):
-            found[event_id] = _Stored(partition, offset, digest)
+    for event_id, partition, offset, digest in _rows_of(connection, _SELECT_WINNERS, ids):
+        found[event_id] = _Stored(partition, offset, digest)
     return found
 
 
 def _stored_copies(connection: Connection, ids: list[bytes]) -> dict[bytes, list[_Stored]]:
     found: dict[bytes, list[_Stored]] = {}
-    columns = (COPIES.c.event_id, COPIES.c.partition, COPIES.c.offset, COPIES.c.digest)
+    for event_id, partition, offset, digest in _rows_of(connection, _SELECT_COPIES, ids):
+        found.setdefault(event_id, []).append(_Stored(partition, offset, digest))
+    return found
+
+
+def _rows_of(connection: Connection, select_in: str, ids: list[bytes]) -> Iterator[Any]:
+    """Rows of `select_in` ("... IN ({marks})") for these ids, in chunks. Plain driver SQL: the ids are bytes
+    already, and SQLAlchemy's per-value bind processing of a LargeBinary was a visible share of a batch."""
     for start in range(0, len(ids), SQL_IN_CHUNK):
         chunk = ids[start:start + SQL_IN_CHUNK]
-        for event_id, partition, offset, digest in connection.execute(
-            select(*columns).where(COPIES.c.event_id.in_(chunk))
-        ):
-            found.setdefault(event_id, []).append(_Stored(partition, offset, digest))
-    return found
+        yield from connection.exec_driver_sql(select_in.format(marks=",".join("?" * len(chunk))), tuple(chunk))
+
+
+# the tables of schema.AppliedEvent and schema.EventCopy
+_SELECT_WINNERS = 'SELECT event_id, partition, "offset", digest FROM applied_events WHERE event_id IN ({marks})'
+_SELECT_COPIES = 'SELECT event_id, partition, "offset", digest FROM event_copies WHERE event_id IN ({marks})'

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from desktop_app.query.process_runner import projector_class
 from desktop_app.query.runner import BackgroundProjector, ProjectorOptions
-from desktop_app.query.schema import ensure_schema, open_engine
+from desktop_app.query.schema import create_read_indexes, ensure_schema, ensure_shadow_schema, open_engine
 from desktop_app.query.tracking import offsets_in_file
 from desktop_app.query.view_files import ViewFiles
 from desktop_app.query.view_health import STORE_ERRORS, corruption_of
@@ -302,6 +302,7 @@ class RebuildJob:
         generation = self.files.next_generation()
         shadow_path = self.files.generation_path(generation)
         self.files.remove_generation(generation)  # a leftover of an earlier attempt, if any
+        _new_shadow_file(shadow_path)
         shadow = projector_class(self._options)(shadow_path, self._client_kwargs, self.topic, options=self._options,
                                                 role="shadow")
         self._shadow = shadow
@@ -401,12 +402,24 @@ def _live_offsets(live_path: Path | None, topic: str) -> dict[int, int]:
         return {}
 
 
+def _new_shadow_file(db_path: Path) -> None:
+    """The shadow's tables, without the indexes only readers use: nobody reads it before the swap."""
+    engine = open_engine(db_path, writer=True)
+    try:
+        ensure_shadow_schema(engine)
+    finally:
+        engine.dispose()
+
+
 def _finished_view(db_path: Path, topic: str) -> tuple[int, int, int, dict[int, int]]:
-    """Make sure the shadow has its tables and version (even for an empty log); (records, rows, quarantined,
-    offsets) of it."""
+    """Make sure the shadow has its tables, version and read indexes (even for an empty log); (records, rows,
+    quarantined, offsets) of it."""
     engine = open_engine(db_path, writer=True)
     try:
         ensure_schema(engine)
+        started = time.monotonic()
+        create_read_indexes(engine)
+        log.info("created the read indexes of %s in %.2fs", db_path.name, time.monotonic() - started)
         view = ReadModel(db_path, engine=engine)
         offsets = view.stored_offsets(topic)
         return sum(offsets.values()), view.count_items(), view.quarantined_count(), offsets

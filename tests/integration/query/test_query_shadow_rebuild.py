@@ -7,6 +7,7 @@ import logging
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -53,6 +54,11 @@ def fresh_replay(start_service, folder: Path):
     fresh = start_service(folder)
     assert fresh.catch_up(WAIT_S)
     return snapshot(fresh), fresh.summary()
+
+
+def index_names(db_path: Path) -> set[str]:
+    with sqlite3.connect(db_path) as connection:
+        return {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
 
 
 def child_env() -> dict[str, str]:
@@ -109,6 +115,7 @@ def test_rebuild_while_orders_arrive_ends_equal_to_a_fresh_replay(topic_ready, s
                 phase=service.rebuild_status.phase,
                 live_shows_them=service.wait_for_offsets(targets_of(sent), WAIT_S),
                 view=service.view_path.name,
+                shadow_indexes=index_names(data_dir / "readmodel-1.db"),
             )
 
     with SteadyOrders(topic_ready) as steady:
@@ -131,6 +138,12 @@ def test_rebuild_while_orders_arrive_ends_equal_to_a_fresh_replay(topic_ready, s
     assert snapshot(service) == fresh_rows
     assert service.summary() == fresh_summary
     assert not [name for name in names(data_dir) if name.startswith("readmodel.db") and name != "readmodel.db.lock"]
+    # the shadow was built without the indexes only readers use, and had them all once swapped in
+    read_only = {index.name for index in schema.READ_ONLY_INDEXES}
+    every_index = index_names(tmp_path / "fresh" / "readmodel.db")
+    assert read_only and read_only <= every_index
+    assert mid_replay["shadow_indexes"] == every_index - read_only
+    assert index_names(service.view_path) == every_index
 
 
 def test_readers_never_see_fewer_rows_during_a_rebuild(topic_ready, start_service) -> None:
