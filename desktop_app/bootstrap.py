@@ -113,6 +113,7 @@ class QueryOrderLookup:
             order_id=detail.order.order_id,
             customer_id=detail.order.customer_id,
             standing=detail.order.status == "placed",  # not cancelled, not replaced by an amendment
+            replaced_by=detail.order.replaced_by,
             lines=tuple(contracts.OrderLine(item=line.item, unit_price_pence=line.unit_price_pence,
                                             quantity=line.quantity) for line in detail.lines),
         )

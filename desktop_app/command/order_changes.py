@@ -110,7 +110,11 @@ def judge(order_id: uuid.UUID, customer_id: str | None, own: OwnOrder | None,
     customer = own.placed.customer_id if own is not None and own.placed is not None else None
     if customer is None and isinstance(known, KnownOrder):
         customer = known.customer_id
-    if (own is not None and own.cancelled) or (isinstance(known, KnownOrder) and not known.standing):
+    replaced_by = (own.replaced_by if own is not None else None) or (
+        known.replaced_by if isinstance(known, KnownOrder) else None)
+    if replaced_by is not None:  # say where the order went: the clerk means the order that replaced it
+        problems.append(Problem("order_id", f"order {order_id} was replaced by order {replaced_by} (amended)"))
+    elif (own is not None and own.cancelled) or (isinstance(known, KnownOrder) and not known.standing):
         problems.append(Problem("order_id", f"order {order_id} is already cancelled"))
     elif customer is None:
         if isinstance(known, LookupUnavailable):

@@ -25,6 +25,7 @@ class KnownOrder:
     customer_id: str
     standing: bool
     lines: tuple[contracts.OrderLine, ...]
+    replaced_by: uuid.UUID | None = None  # the order an amendment put in its place
 
 
 class LookupUnavailable(RuntimeError):

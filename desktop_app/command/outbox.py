@@ -154,6 +154,7 @@ class OwnOrder:
     order_id: uuid.UUID
     placed: contracts.OrderPlacedV1 | None
     cancelled: bool
+    replaced_by: uuid.UUID | None = None  # the new order of the amendment that cancelled it here
 
 
 class CommandIdReused(ValueError):
@@ -383,14 +384,20 @@ class OutboxChange:
         """What this outbox accepted about the order for this topic (published or not), or None if nothing.
         Another topic's orders do not count: a cancellation published here could never meet them."""
         rows = self._conn.execute(
-            "SELECT event_type, event_json FROM outbox WHERE order_id = ? AND topic = ? ORDER BY seq",
+            "SELECT event_type, event_json, command_id FROM outbox WHERE order_id = ? AND topic = ? ORDER BY seq",
             (str(order_id), self._topic),
         ).fetchall()
         if not rows:
             return None
-        placed = [contracts.parse_event_json(data).payload for kind, data in rows if kind == contracts.ORDER_PLACED]
-        cancelled = any(kind == contracts.ORDER_CANCELLED for kind, _ in rows)
-        return OwnOrder(order_id, placed[0] if placed else None, cancelled)  # type: ignore[arg-type]
+        placed = [contracts.parse_event_json(data).payload for kind, data, _ in rows if kind == contracts.ORDER_PLACED]
+        cancelled = any(kind == contracts.ORDER_CANCELLED for kind, _, _ in rows)
+        # an amendment's cancellation is keyed command id + CANCELS_KEY; its new order, by the command id
+        amended = [key[:-len(CANCELS_KEY)] for kind, _, key in rows
+                   if kind == contracts.ORDER_CANCELLED and key.endswith(CANCELS_KEY)]
+        replacement = amended and self._conn.execute(
+            "SELECT order_id FROM outbox WHERE command_id = ?", (amended[0],)).fetchone()
+        return OwnOrder(order_id, placed[0] if placed else None, cancelled,  # type: ignore[arg-type]
+                        uuid.UUID(replacement[0]) if replacement else None)
 
     def add(self, key: str, event: contracts.Event) -> Receipt:
         """Store the event under a new outbox key (IntegrityError if the key is taken: use `stored`)."""

@@ -3,6 +3,8 @@ transaction, idempotent by command id. No broker."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import sqlite3
 import uuid
 from pathlib import Path
@@ -107,6 +109,10 @@ def test_an_order_of_another_desk_is_cancelled_for_the_customer_the_view_knows(o
 def test_an_order_the_view_knows_as_cancelled_or_replaced_is_refused(outbox: Outbox) -> None:
     assert refused(outbox, CancelOrder(str(ELSEWHERE)), FakeLookup(elsewhere(standing=False))) == {
         "order_id": f"order {ELSEWHERE} is already cancelled"}
+    successor = uuid.uuid4()
+    replaced = dataclasses.replace(elsewhere(standing=False), replaced_by=successor)
+    assert refused(outbox, CancelOrder(str(ELSEWHERE)), FakeLookup(replaced)) == {
+        "order_id": f"order {ELSEWHERE} was replaced by order {successor} (amended)"}
 
 
 def test_an_order_of_another_customer_is_refused_on_the_customer_field(outbox: Outbox) -> None:
@@ -159,7 +165,8 @@ def test_an_amended_order_cannot_change_again_but_its_replacement_can(outbox: Ou
     old = place(outbox)
     new, _ = accept_change(outbox, AmendOrder(str(old), (LineInput("Cake", "1", "1"),)), None, "d")
     assert refused(outbox, AmendOrder(str(old), (LineInput("Pie", "1", "1"),))) == {
-        "order_id": f"order {old} is already cancelled"}
+        "order_id": f"order {old} was replaced by order {new.order_id} (amended)"}
+    assert refused(outbox, CancelOrder(str(old))) == {"order_id": f"order {old} was replaced by order {new.order_id} (amended)"}
     assert accept_change(outbox, CancelOrder(str(new.order_id)), None, "d")[1]
 
 

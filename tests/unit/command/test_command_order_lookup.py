@@ -24,6 +24,7 @@ class Row:
     order_id: uuid.UUID
     customer_id: str
     status: str
+    replaced_by: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,18 @@ class FakeQuery:
         return self.detail
 
 
-@pytest.mark.parametrize("status, standing", [("placed", True), ("cancelled", False), ("replaced", False)])
-def test_the_view_s_order_becomes_what_the_command_side_knows(status, standing) -> None:
-    query = FakeQuery(Detail(Row(ORDER, "bob", status), (Line("Tea", 350, 2), Line("Cake", 125, 1))))
+NEW_ORDER = uuid.UUID("1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f")
+
+
+@pytest.mark.parametrize("status, standing, replaced_by",
+                         [("placed", True, None), ("cancelled", False, None), ("replaced", False, NEW_ORDER)])
+def test_the_view_s_order_becomes_what_the_command_side_knows(status, standing, replaced_by) -> None:
+    query = FakeQuery(Detail(Row(ORDER, "bob", status, replaced_by), (Line("Tea", 350, 2), Line("Cake", 125, 1))))
     known = QueryOrderLookup(query).known_order(ORDER)  # type: ignore[arg-type]
     assert query.asked == [ORDER]
     assert known == KnownOrder(ORDER, "bob", standing, (
         contracts.OrderLine(item="Tea", unit_price_pence=350, quantity=2),
-        contracts.OrderLine(item="Cake", unit_price_pence=125, quantity=1)))
+        contracts.OrderLine(item="Cake", unit_price_pence=125, quantity=1)), replaced_by)
 
 
 def test_an_order_the_view_does_not_know_is_none() -> None:
