@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -57,12 +57,18 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class MainWindow(QMainWindow):
+    # the view the tabs show changed: (reads, moment). reads: the live QueryService, or a read model as of
+    # `moment` (an aware datetime; None for the live view). Whatever follows the tabs (the chart) listens here.
+    viewSourceChanged = Signal(object, object)
+
     def __init__(self, runtime: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self.runtime = runtime
         self.command = runtime.command
         self.query = runtime.query
+        self.view_source: Any = self.query  # what the tabs read (see show_view)
+        self.view_moment: Any = None
         self.setWindowTitle("Order Desk")
         self.prefs = QSettings()  # the application's organisation and name, in the default format
 
@@ -276,7 +282,21 @@ class MainWindow(QMainWindow):
             model.reload()
         self._update_tab_titles()
 
+    def show_view(self, source: Any, moment: Any = None) -> None:
+        """Let the tabs read `source` (the live QueryService, or a read model as of `moment`) and reload them."""
+        self.view_source, self.view_moment = source, moment
+        for model in self.tab_models:
+            model.source = source
+        self.reload_all()
+        self.viewSourceChanged.emit(source, moment)
+
+    @property
+    def showing_live(self) -> bool:
+        return self.view_source is self.query
+
     def _apply_changed_keys(self, keys: frozenset) -> None:
+        if not self.showing_live:  # a view as of a moment does not change: nothing to re-read
+            return
         for model in self.tab_models:
             model.apply_changed_keys(keys)
         known = self._known_customer_set
