@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from desktop_app import contracts
-from desktop_app.query.log_end import read_end_offsets, topic_end_offsets
+from desktop_app.query.log_end import read_end_offsets
+from desktop_app.query.log_reader import LogReader, LogRecord
 from desktop_app.query.orders_view import IgnoredRow, OrderRow
 from desktop_app.query.service import QueryService
 from desktop_app.query.views import ItemRow, ReadModel
@@ -39,28 +38,20 @@ class LoggedRecord:
 
 async def read_log(client_kwargs: Mapping[str, Any], topic: str) -> list[LoggedRecord]:
     """Every record of the topic from the beginning to its end now, in (partition, offset) order."""
-    consumer = AIOKafkaConsumer(**client_kwargs, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20)
-    await consumer.start()
-    try:
-        ends = await topic_end_offsets(consumer, topic)
-        tps = [TopicPartition(topic, p) for p in sorted(ends)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        records: list[LoggedRecord] = []
-        async with asyncio.timeout(READ_TIMEOUT_S):
-            while [tp for tp in tps if await consumer.position(tp) < ends[tp.partition]]:
-                for batch in (await consumer.getmany(timeout_ms=200, max_records=5000)).values():
-                    for record in batch:
-                        if record.offset >= ends[record.partition]:
-                            continue
-                        try:
-                            event: contracts.Event | None = contracts.decode(record.value, record.headers)
-                        except contracts.MalformedRecord:
-                            event = None
-                        records.append(LoggedRecord(record.partition, record.offset, event, len(record.value or b"")))
-        return sorted(records, key=lambda r: (r.partition, r.offset))
-    finally:
-        await consumer.stop()
+    records: list[LoggedRecord] = []
+
+    def take(batch: list[LogRecord]) -> None:
+        for record in batch:
+            try:
+                event: contracts.Event | None = contracts.decode(record.value, record.headers)
+            except contracts.MalformedRecord:
+                event = None
+            records.append(LoggedRecord(record.partition, record.offset, event, len(record.value or b"")))
+
+    async with asyncio.timeout(READ_TIMEOUT_S), LogReader(client_kwargs, topic, max_records=5000) as reader:
+        bounds = await reader.bounds()
+        await reader.read({partition: (held.first, held.end) for partition, held in bounds.items()}, take)
+    return sorted(records, key=lambda r: (r.partition, r.offset))
 
 
 def end_offsets(client_kwargs: Mapping[str, Any], topic: str) -> dict[int, int]:
