@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +16,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 log = logging.getLogger(__name__)
 
 FOREVER = -1
+START_GRACE_S = 1.0  # how long a cancelled admin start may still finish, so that nothing leaks
 
 
 @dataclass(frozen=True)
@@ -38,28 +42,36 @@ class TopicInfo:
         )
 
 
-def _admin(client_kwargs: dict[str, Any], timeout_ms: int) -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(**client_kwargs, request_timeout_ms=timeout_ms)
+@contextlib.asynccontextmanager
+async def _admin(client_kwargs: dict[str, Any], timeout_ms: int) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client, closed on the way out, however the caller leaves (cancelled included)."""
+    admin = AIOKafkaAdminClient(**client_kwargs, request_timeout_ms=timeout_ms)
+    starting = asyncio.ensure_future(admin.start())
+    try:
+        await asyncio.shield(starting)
+        yield admin
+    finally:
+        try:
+            if not starting.done():
+                # cancelled mid-start: aiokafka 0.14 then leaks its bootstrap connection, so let start() end
+                # (a live broker answers in milliseconds) and close() below closes every connection it opened
+                await asyncio.wait({starting}, timeout=START_GRACE_S)
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+        finally:
+            await admin.close()
 
 
 async def probe_metadata(client_kwargs: dict[str, Any], timeout_ms: int = 3000) -> int:
     """One real metadata round trip. Returns the number of brokers; raises if the cluster is unreachable."""
-    admin = _admin(client_kwargs, timeout_ms)
-    try:
-        await admin.start()
+    async with _admin(client_kwargs, timeout_ms) as admin:
         cluster = await admin.describe_cluster()
         return len(cluster.get("brokers", ()))
-    finally:
-        await admin.close()
 
 
 async def describe_topic(client_kwargs: dict[str, Any], topic: str) -> TopicInfo | None:
-    admin = _admin(client_kwargs, 10_000)
-    try:
-        await admin.start()
+    async with _admin(client_kwargs, 10_000) as admin:
         return await _describe(admin, topic)
-    finally:
-        await admin.close()
 
 
 async def ensure_topic(
@@ -70,9 +82,7 @@ async def ensure_topic(
     min_insync_replicas: int = 1,
 ) -> TopicInfo:
     """Create the events topic if missing (kept forever); warn loudly if it exists with finite retention."""
-    admin = _admin(client_kwargs, 15_000)
-    try:
-        await admin.start()
+    async with _admin(client_kwargs, 15_000) as admin:
         info = await _describe(admin, topic)
         if info is None:
             new_topic = NewTopic(
@@ -96,8 +106,6 @@ async def ensure_topic(
         if warning:
             log.warning(warning)
         return info
-    finally:
-        await admin.close()
 
 
 def _raise_on_topic_errors(response: Any) -> None:
