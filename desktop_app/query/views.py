@@ -46,7 +46,8 @@ _UNREAD: Any = object()
 KEYS_PER_QUERY = 500  # customers per query (bound parameters)
 
 SORTABLE_COLUMNS = (
-    "customer_id", "item", "unit_price_pence", "band", "quantity", "orders", "first_ordered", "last_ordered",
+    "customer_id", "item", "unit_price_pence", "band", "quantity", "line_value_pence", "orders", "first_ordered",
+    "last_ordered",
 )
 DEFAULT_ORDER = ("customer_id", "item", "unit_price_pence")
 _PRIMARY_KEY = ("customer_id", "item", "unit_price_pence")
@@ -134,6 +135,13 @@ _ITEM_COLUMNS = (
     OrderedItem.customer_id, OrderedItem.item, OrderedItem.unit_price_pence, OrderedItem.band,
     OrderedItem.quantity, OrderedItem.orders, OrderedItem.first_ordered, OrderedItem.last_ordered,
 )
+
+
+def _sort_expression(name: str) -> Any:
+    """The SQL a row is sorted by for a column name: the line value is computed as ItemRow computes it."""
+    if name == "line_value_pence":
+        return col(OrderedItem.quantity) * col(OrderedItem.unit_price_pence)
+    return col(getattr(OrderedItem, name))
 
 
 def _item_row(row: Sequence[Any]) -> ItemRow:
@@ -302,7 +310,7 @@ class ReadModel(OrderReads):
         if unknown:
             raise ValueError(f"cannot sort by {unknown}; choose from {SORTABLE_COLUMNS}")
         names = list(dict.fromkeys([*order_by, *_PRIMARY_KEY]))
-        columns = [col(getattr(OrderedItem, name)) for name in names]
+        columns = [_sort_expression(name) for name in names]
         statement = (
             select(*_ITEM_COLUMNS)
             .where(*self._filters(band, customer, search))

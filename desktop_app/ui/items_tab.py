@@ -29,7 +29,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 PRIMARY_KEY = ("customer_id", "item", "unit_price_pence")
 NUMERIC = frozenset({"unit_price_pence", "quantity", "line_value_pence", "orders"})
-# The read model sorts in SQL by its own columns; the line value is computed, so its column is not sortable.
+# The read model sorts in SQL (the line value as quantity x unit price)
 SORTABLE = frozenset(column for column, (name, _title) in enumerate(COLUMNS) if name in SORTABLE_COLUMNS)
 
 
@@ -129,7 +129,6 @@ class ItemsView(QTableView):
         self.setModel(model)
         header = self.horizontalHeader()
         header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)  # the model's own order
-        header.sortIndicatorChanged.connect(self._keep_indicator_on_sortable_column)
         self.setSortingEnabled(True)
         self.setAlternatingRowColors(True)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -140,10 +139,3 @@ class ItemsView(QTableView):
         header.setStretchLastSection(True)
         for column, width in enumerate((150, 220, 90, 80, 100, 70, 140)):
             self.setColumnWidth(column, width)
-
-    def _keep_indicator_on_sortable_column(self, column: int, _order: Qt.SortOrder) -> None:
-        """A click on an unsortable header leaves the rows as they are: so does the arrow."""
-        model: ItemsTableModel = self.model()  # type: ignore[assignment]
-        if column not in SORTABLE:
-            order = Qt.SortOrder.DescendingOrder if model.descending else Qt.SortOrder.AscendingOrder
-            self.horizontalHeader().setSortIndicator(model.sort_column, order)

@@ -67,6 +67,14 @@ def test_items_sort_descending_and_page(projected) -> None:
         projected.items(order_by=("price; drop table",))
 
 
+def test_items_sort_by_line_value(projected) -> None:
+    rows = projected.items(order_by=("line_value_pence",), descending=True)
+    values = [r.line_value_pence for r in rows]
+    assert values == sorted(values, reverse=True) and len(set(values)) > 1
+    pages = [projected.items(order_by=("line_value_pence",), limit=2, offset=start) for start in (0, 2, 4)]
+    assert sum((keys(p) for p in pages), []) == keys(projected.items(order_by=("line_value_pence",)))
+
+
 def test_count_items_matches_items(projected) -> None:
     for band in (None, *Band):
         for customer in (None, "alice", "nobody"):
