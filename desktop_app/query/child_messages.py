@@ -1,4 +1,4 @@
-"""The messages between the window's process and its projector child (process_runner.py): one frozen
+"""The messages between the window's process and its projector child (process_runner.py, child.py): one frozen
 dataclass per kind, pickled over the pipe and matched by type on the other side."""
 
 from __future__ import annotations

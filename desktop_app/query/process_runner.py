@@ -5,7 +5,8 @@ burst, a catch-up or a rebuild. `ProjectorProcess` runs the same `ProjectorThrea
 offers the same API here: every committed batch comes back over a pipe as a `ViewChange` (listeners are
 called on this process's pipe-reader thread), with the stored offsets, high-water marks and last error.
 The child's log lines are re-logged here. The child stops (finishing its batch) when this process ends,
-since the pipe then closes, and is restarted after a back-off should it die by itself.
+since the pipe then closes, and is restarted after a back-off should it die by itself. The child's own side
+is child.py; the client settings cross the pipe as portable_kwargs.py makes them.
 """
 
 from __future__ import annotations
@@ -14,14 +15,11 @@ import itertools
 import logging
 import multiprocessing
 import os
-import signal
-import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
 from desktop_app.query.child_messages import (
@@ -37,19 +35,17 @@ from desktop_app.query.child_messages import (
     Stop,
     Stopped,
 )
-from desktop_app.query.runner import BackgroundProjector, ProjectorOptions, ProjectorThread, ViewChange
+from desktop_app.query.child import child_main
+from desktop_app.query.portable_kwargs import portable_client_kwargs
+from desktop_app.query.runner import BackgroundProjector, ProjectorOptions, ProjectorThread
 
 log = logging.getLogger(__name__)
 
-STATE_EVERY_S = 0.25  # how often the child reports high-water marks and errors while no batch commits
 RESTART_DELAY_S = 1.0  # doubled after each death in a row, up to RESTART_DELAY_MAX_S
 RESTART_DELAY_MAX_S = 30.0
 STOP_GRACE_S = 15.0
 
 _SPAWN = multiprocessing.get_context("spawn")  # never fork a process that runs Qt and asyncio threads
-
-
-# -- the parent's side ----------------------------------------------------------------------------------------
 
 
 class ProjectorProcess(BackgroundProjector):
@@ -248,124 +244,3 @@ def _relog(name: str, level: int, text: str) -> None:
     logger = logging.getLogger(name)
     if logger.isEnabledFor(level):
         logger.log(level, "%s", text)
-
-
-# -- what crosses the pipe ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _PortableSSL:
-    """An ssl.SSLContext as a child process can rebuild it (contexts cannot be pickled)."""
-
-    cadata: bytes
-    check_hostname: bool
-    verify_mode: ssl.VerifyMode
-
-    @classmethod
-    def of(cls, context: ssl.SSLContext) -> _PortableSSL:
-        der = b"".join(context.get_ca_certs(binary_form=True))
-        return cls(der, context.check_hostname, context.verify_mode)
-
-    def context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if self.cadata:
-            context.load_verify_locations(cadata=self.cadata)
-        context.check_hostname = self.check_hostname
-        context.verify_mode = self.verify_mode
-        return context
-
-
-def portable_client_kwargs(client_kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    portable = dict(client_kwargs)
-    if isinstance(portable.get("ssl_context"), ssl.SSLContext):
-        portable["ssl_context"] = _PortableSSL.of(portable["ssl_context"])
-    return portable
-
-
-def restored_client_kwargs(portable: Mapping[str, Any]) -> dict[str, Any]:
-    client_kwargs = dict(portable)
-    if isinstance(client_kwargs.get("ssl_context"), _PortableSSL):
-        client_kwargs["ssl_context"] = client_kwargs["ssl_context"].context()
-    return client_kwargs
-
-
-# -- the child's side -------------------------------------------------------------------------------------------
-
-
-class _PipeLogHandler(logging.Handler):
-    def __init__(self, send: Any) -> None:
-        super().__init__()
-        self._send = send
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            text = record.getMessage()
-            if record.exc_info:
-                text += "\n" + logging.Formatter().formatException(record.exc_info)
-            self._send(LogLine(record.name, record.levelno, text))
-        except Exception:  # noqa: BLE001 - logging must never break the projector
-            pass
-
-
-def child_main(conn: Connection, db_path: str, client_kwargs: dict[str, Any], topic: str,
-               options: ProjectorOptions, role: str, log_level: int, parent_pid: int,
-               watch_damage: bool = False) -> None:
-    """The child process: a ProjectorThread whose changes and state go up the pipe; commands come down."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal is the parent's to handle
-    send_lock = threading.Lock()
-
-    def send(message: ChildMessage) -> None:
-        with send_lock:
-            conn.send(message)
-
-    root = logging.getLogger()
-    root.handlers[:] = [_PipeLogHandler(send)]
-    root.setLevel(log_level)
-    runner: ProjectorThread | None = None
-
-    def on_change(change: ViewChange) -> None:
-        assert runner is not None
-        send(BatchCommitted(change, state_of(runner)))
-
-    def on_damage(reason: str) -> None:
-        send(Damaged(reason))
-
-    runner = ProjectorThread(Path(db_path), restored_client_kwargs(client_kwargs), topic, on_change=on_change,
-                             options=options, role=role, on_damage=on_damage if watch_damage else None)
-    runner.start()
-    reported: StateReport | None = None
-    try:
-        while os.getppid() == parent_pid:  # else the parent died and the pipe's end was not noticed
-            if conn.poll(STATE_EVERY_S) and not obey(conn.recv(), runner, send):
-                break
-            now = StateReport(runner.offsets.stored(), state_of(runner))
-            if now != reported:
-                send(now)
-                reported = now
-    except (EOFError, OSError):  # the parent is gone: stop as it would have asked
-        pass
-    finally:
-        runner.stop()
-        try:
-            send(StateReport(runner.offsets.stored(), state_of(runner)))
-            send(Stopped())
-        except (OSError, ValueError):
-            pass
-        conn.close()
-
-
-def state_of(runner: BackgroundProjector) -> ProjectorState:
-    return ProjectorState(runner.offsets.highwaters(), runner.batches, runner.batches_since_start,
-                          runner.error_count, runner.last_error)
-
-
-def obey(command: ParentCommand, runner: BackgroundProjector, send: Callable[[ChildMessage], None]) -> bool:
-    """Carry out one command of the parent in the child; False for Stop."""
-    match command:
-        case Stop():
-            return False
-        case AskEndOffsets(request=request, timeout=timeout):
-            send(Answer(request, runner.end_offsets(timeout)))
-        case _:
-            log.error("unknown command from the parent process: %r", command)
-    return True

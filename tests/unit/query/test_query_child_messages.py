@@ -1,5 +1,5 @@
 """The typed messages between the window's process and the projector child: they survive the pipe, and each
-side acts on each kind (process_runner.ProjectorProcess._handle in the parent, process_runner.obey in the
+side acts on each kind (process_runner.ProjectorProcess._handle in the parent, child.obey in the
 child). No broker, no child process: the real-broker tests (test_query_projector_process.py) run the child."""
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from desktop_app.query.child_messages import (
     Stop,
     Stopped,
 )
-from desktop_app.query.process_runner import ProjectorProcess, obey
+from desktop_app.query.child import obey
+from desktop_app.query.process_runner import ProjectorProcess
 from desktop_app.query.runner import ProjectorOptions, ViewChange
 from desktop_app.query.bands import Band
 

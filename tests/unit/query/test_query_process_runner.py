@@ -7,7 +7,7 @@ import ssl
 
 from support.secure_broker import make_tls_files
 
-from desktop_app.query.process_runner import portable_client_kwargs, restored_client_kwargs
+from desktop_app.query.portable_kwargs import portable_client_kwargs, restored_client_kwargs
 from desktop_app.settings import Settings
 
 
