@@ -39,7 +39,7 @@ from desktop_app.ui.event_log_model import EventLogModel, detail_text
 
 # Ctrl+Shift+L is the order form's "remove line" (a window shortcut): one key on two actions fires neither
 SHORTCUT = "Ctrl+Shift+J"
-ANY_TYPE, ANY_RESULT, ALL_PARTITIONS = "Any type", "Any result", "All partitions"
+ANY_TYPE, ANY_RESULT, ALL_PARTITIONS, PARTITION = "Any type", "Any result", "All partitions", "Partition "
 TYPES = (contracts.ORDER_PLACED, contracts.ORDER_CANCELLED)
 ERROR_STYLE = "color: #b00000;"
 
@@ -123,6 +123,8 @@ class EventLogDialog(QDialog):
         self.newer_button = QPushButton("◀ Newer (PgUp)")
         self.older_button = QPushButton("Older (PgDn) ▶")
         self.page_label = QLabel()
+        for button in (self.apply_button, self.newer_button, self.older_button):
+            button.setAutoDefault(False)  # Return in a filter box applies once (returnPressed), not twice
         paging = QHBoxLayout()
         paging.addWidget(self.newer_button)
         paging.addWidget(self.page_label, 1, Qt.AlignmentFlag.AlignCenter)
@@ -160,7 +162,7 @@ class EventLogDialog(QDialog):
             order_id=self.order_id.text(),
             event_type=None if self.event_type.currentIndex() <= 0 else self.event_type.currentText(),
             outcome=None if self.outcome.currentIndex() <= 0 else Outcome(self.outcome.currentText()),
-            partition=None if self.partition.currentIndex() <= 0 else int(partition),
+            partition=None if self.partition.currentIndex() <= 0 else int(partition.removeprefix(PARTITION)),
             since=self.since.dateTime().toPython().astimezone() if self.use_since.isChecked() else None,
             until=self.until.dateTime().toPython().astimezone() if self.use_until.isChecked() else None,
         )
@@ -185,9 +187,9 @@ class EventLogDialog(QDialog):
             combo.setCurrentIndex(0)
         for box in (self.use_since, self.use_until, self.oldest_first):
             box.setChecked(False)
-        if self.partition.findText(str(partition)) < 0:
-            self.partition.addItem(str(partition))
-        self.partition.setCurrentIndex(self.partition.findText(str(partition)))
+        if self.partition.findText(f"{PARTITION}{partition}") < 0:
+            self.partition.addItem(f"{PARTITION}{partition}")
+        self.partition.setCurrentIndex(self.partition.findText(f"{PARTITION}{partition}"))
         for widget in widgets:
             widget.blockSignals(False)
         self.request(PageRequest.at(partition, offset))
@@ -253,7 +255,7 @@ class EventLogDialog(QDialog):
         return words
 
     def _update_partitions(self, partitions: tuple[int, ...]) -> None:
-        wanted = [ALL_PARTITIONS, *(str(p) for p in partitions)]
+        wanted = [ALL_PARTITIONS, *(f"{PARTITION}{p}" for p in partitions)]
         if [self.partition.itemText(i) for i in range(self.partition.count())] == wanted:
             return
         chosen = self.partition.currentText()

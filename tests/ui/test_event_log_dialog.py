@@ -8,6 +8,7 @@ import asyncio
 import os
 import socket
 import threading
+import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -48,9 +49,13 @@ def encoded(ev: contracts.Event) -> tuple[bytes, bytes, tuple]:
 
 
 def malformed_in_view(desk, qtbot) -> tuple[int, int, str]:
-    write_raw(desk.runtime.settings, [encoded(event("alice", "Tea", 350)),
+    """Two orders, a cancellation of an order nobody placed (ignored) and a malformed record, all in the view."""
+    unknown = contracts.new_order_cancelled(order_id=uuid.uuid4(), customer_id="erin", command_id="c-erin",
+                                            reason="wrong order", source="support-test")
+    write_raw(desk.runtime.settings, [encoded(event("alice", "Tea", 350)), encoded(event("bob", "Teapot", 2400)),
+                                      encoded(unknown),
                                       (b"mallory", MALFORMED, contracts.headers_of(contracts.ORDER_PLACED))])
-    qtbot.waitUntil(lambda: len(desk.query.quarantined()) == 1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(desk.query.quarantined()) == 1 and len(desk.query.ignored()) == 1, timeout=WAIT_MS)
     [stored] = desk.query.quarantined()
     return stored.partition, stored.offset, stored.reason
 
@@ -73,7 +78,9 @@ def test_ctrl_shift_j_opens_the_log_beside_the_window_with_a_malformed_records_r
     wait_for_page(dialog, qtbot)
     model = dialog.model
     rows = {(e.partition, e.offset): row for row, e in enumerate(model.entries)}
-    assert len(rows) == 2
+    assert len(rows) == 4
+    [ignored] = desk.query.ignored()
+    assert model.index(rows[(ignored.partition, ignored.offset)], 6).data() == f"ignored: {ignored.reason}"
     row = rows[(partition, offset)]
     assert model.index(row, 6).data() == f"quarantined: {reason}"
     assert model.index(row, 4).data() == "(key 'mallory')"
@@ -128,7 +135,7 @@ def test_the_quarantine_list_opens_the_log_at_the_record_selected(desk, qtbot) -
     box.show_button.click()
     dialog = desk.event_log.dialog
     wait_for_page(dialog, qtbot)
-    assert dialog.partition.currentText() == str(partition)
+    assert dialog.partition.currentText() == f"Partition {partition}"
     selected = dialog.selected_entry()
     assert selected is not None and (selected.partition, selected.offset, selected.reason) == (partition, offset,
                                                                                                reason)
