@@ -8,7 +8,7 @@ a Kafka client, and a broker that is away is one line above the table.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import QDateTime, Qt, Signal
@@ -57,6 +57,7 @@ class EventLogDialog(QDialog):
         self.log = query.event_log()
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-log")
         self._generation = 0
+        self._pending: Future[None] | None = None
         self.page: Page | None = None
         self.model = EventLogModel(self)
         self._build()
@@ -220,7 +221,9 @@ class EventLogDialog(QDialog):
             except RuntimeError:  # the window is gone
                 pass
 
-        self._reader.submit(read)
+        if self._pending is not None:
+            self._pending.cancel()  # still queued behind the read under way: never started
+        self._pending = self._reader.submit(read)
 
     # -- what is shown ----------------------------------------------------------------------------
     def _show_page(self, generation: int, outcome: Page | str) -> None:
@@ -308,13 +311,14 @@ class EventLogLauncher:
         self.action.triggered.connect(lambda _checked=False: self.open())
 
     def open(self, *, first_page: bool = True) -> EventLogDialog:
-        fresh = self.dialog is None
+        """Show the window; opened (again) it reads the newest page of its filters, as the log has grown."""
         if self.dialog is None:
             self.dialog = EventLogDialog(self.query, self.window)
+        was_open = self.dialog.isVisible()
         self.dialog.show()
         self.dialog.raise_()
         self.dialog.activateWindow()
-        if fresh and first_page:
+        if first_page and not was_open:
             self.dialog.apply_filters()
         return self.dialog
 

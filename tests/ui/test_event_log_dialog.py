@@ -95,6 +95,13 @@ def test_ctrl_shift_j_opens_the_log_beside_the_window_with_a_malformed_records_r
     assert desk.isEnabled()
     save_screenshot(dialog, qtbot, tmp_path)
 
+    dialog.close()  # opened again, it shows what was written meanwhile
+    write_raw(desk.runtime.settings, [encoded(event("zoe", "Ink", 120))])
+    before = dialog.page
+    assert desk.event_log.open() is dialog
+    wait_for_page(dialog, qtbot, before)
+    assert dialog.model.index(0, 4).data() == "zoe" and dialog.model.rowCount() == 5
+
 
 def test_pgdn_and_pgup_page_through_the_log_newest_first(desk, qtbot) -> None:
     write_raw(desk.runtime.settings, [encoded(event(f"c{i:02d}", "Pen", 120)) for i in range(55)])
