@@ -64,7 +64,7 @@ class LogEntry:
     replaces: str | None  # the order an amendment's OrderPlaced replaces
     outcome: Outcome
     reason: str | None  # why quarantined or ignored
-    in_view: bool  # the view has read past this record
+    in_view: bool  # the view has read past this record (False too while the view cannot be read)
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
 
@@ -155,6 +155,7 @@ class ViewVerdicts:
         self.read_model = read_model  # a views.ReadModel
         self.topic = topic
         self._reading = reading or (lambda work: work())
+        self.unavailable: str | None = None  # why the latest look-up found no view (one line), else None
 
     def facts(self, records: Sequence[LogRecord], event_ids: Sequence[bytes]) -> ViewFacts | None:
         """None when the view cannot be read now (being rebuilt, missing): decode results still stand."""
@@ -179,9 +180,12 @@ class ViewVerdicts:
 
         try:
             # ReadModel._read: its one read transaction on the current generation, as its own mixins use it
-            return self._reading(lambda: self.read_model._read(read))
-        except (ViewUnavailable, *STORE_ERRORS):
+            found = self._reading(lambda: self.read_model._read(read))
+        except (ViewUnavailable, *STORE_ERRORS) as exc:
+            self.unavailable = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return None
+        self.unavailable = None
+        return found
 
 
 def decoded(record: LogRecord) -> Facts | str:
@@ -264,6 +268,7 @@ class Page:
     scanned: int  # records looked at for this page
     out_of_budget: bool  # the scan stopped at its bound before a full page: more may match further on
     partitions: tuple[int, ...]  # the topic's partitions
+    view_problem: str | None = None  # why the view could not be asked (decode results stand; ignored unknown)
 
     def older_page(self) -> PageRequest:
         return dataclasses.replace(self.request, direction=Direction.OLDER, start=self.older, select=None)
@@ -327,7 +332,8 @@ class EventLog:
         return Page(request, entries, older=older_end, newer=newer_end,
                     has_older=any(older_end[p] > low for p, (low, _) in window.items()),
                     has_newer=any(newer_end[p] < high for p, (_, high) in window.items()),
-                    scanned=found.scanned, out_of_budget=found.out_of_budget, partitions=partitions)
+                    scanned=found.scanned, out_of_budget=found.out_of_budget, partitions=partitions,
+                    view_problem=self.verdicts.unavailable if self.verdicts is not None else None)
 
 
 __all__ = ["EventLog", "EventLogError", "LogEntry", "LogFilter", "Outcome", "Page", "PageRequest", "ViewVerdicts",

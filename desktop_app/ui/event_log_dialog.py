@@ -233,7 +233,8 @@ class EventLogDialog(QDialog):
             self._say(f"Cannot read the log: {outcome}")
             self.page_label.setText("")
             return
-        self._say(None)
+        self._say(None if outcome.view_problem is None else
+                  f"The view cannot be read ({outcome.view_problem}): decode results only, ignored events unknown")
         self.page = outcome
         self._update_partitions(outcome.partitions)
         self.model.set_entries(outcome.entries)

@@ -90,8 +90,10 @@ def test_without_a_readable_view_the_decode_results_still_stand(tmp_path) -> Non
     log = Log()
     log.event(order("alice", ("Tea", 350, 1)))
     log.add(b"[]")
-    entries = entries_of(log.records, ViewVerdicts(ReadModel(tmp_path / "none.db"), TOPIC))
+    verdicts = ViewVerdicts(ReadModel(tmp_path / "none.db"), TOPIC)
+    entries = entries_of(log.records, verdicts)
     assert [(e.outcome, e.in_view) for e in entries] == [(Outcome.VALID, False), (Outcome.QUARANTINED, False)]
+    assert verdicts.unavailable is not None and "no read model" in verdicts.unavailable
 
 
 def entry_for(event: contracts.Event | None = None, **changes):
