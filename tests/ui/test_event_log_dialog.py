@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDateTime, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMenu
@@ -127,6 +127,15 @@ def test_pgdn_and_pgup_page_through_the_log_newest_first(desk, qtbot) -> None:
     QTest.keyClick(dialog.customer, Qt.Key.Key_Return)
     wait_for_page(dialog, qtbot, dialog.page)
     assert [e.customer_id for e in dialog.page.entries] == ["c07"]
+    dialog.customer.clear()
+    dialog.since.setDateTime(QDateTime.currentDateTime().addSecs(3600))  # from an hour ahead: nothing yet
+    dialog.use_since.setChecked(True)  # a box or a list applies at once
+    wait_for_page(dialog, qtbot, dialog.page)
+    assert dialog.page.entries == () and dialog.page_label.text().startswith("No records match")
+    dialog.since.setDateTime(QDateTime.currentDateTime().addSecs(-3600))
+    dialog.apply_button.click()
+    wait_for_page(dialog, qtbot, dialog.page)
+    assert len(dialog.page.entries) == 50
     dialog.order_id.setText("not-hex")
     dialog.apply_button.click()
     assert dialog.error.isVisible() and "hex digits" in dialog.error.text()
