@@ -10,10 +10,11 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from desktop_app.query import schema
 from desktop_app.query.bands import Band
+from desktop_app.query.event_log import EventLog, ViewVerdicts
 from desktop_app.query.orders_view import IgnoredRow, OrderDetail, OrderRow, OrderStatus
 from desktop_app.query.view_health import DamagedView, ViewUnavailable
 from desktop_app.query.views import DEFAULT_ORDER, ItemRow, Lag, QuarantinedRow, ReadModel, Summary, compute_lag
@@ -31,6 +32,7 @@ class ViewReads:
 
     read_model: ReadModel
     topic: str
+    _client_kwargs: dict[str, Any]
     _runner: BackgroundProjector | None
     _projecting: bool
     _healer: ViewHealer
@@ -151,3 +153,8 @@ class ViewReads:
         if ends is None and not fresh and self._runner is not None:
             ends = self._runner.offsets.highwaters() or None
         return self._reading(lambda: self.read_model.summary(end_offsets=ends, topic=self.topic))
+
+    # -- the event log (support) --------------------------------------------------------------------------------
+    def event_log(self) -> EventLog:
+        """A browser of the topic with this service's Kafka settings, judging records against its view."""
+        return EventLog(self._client_kwargs, self.topic, ViewVerdicts(self.read_model, self.topic, self._reading))

@@ -3,26 +3,55 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from typing import Any
 
 import PySide6
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QMessageBox, QVBoxLayout, QWidget
 
 from desktop_app import __version__
 
 
-def show_quarantine(parent: QWidget, query: Any) -> QMessageBox:
-    rows = query.quarantined(200)
-    box = QMessageBox(parent)
-    box.setWindowTitle("Quarantined records")
-    box.setIcon(QMessageBox.Icon.Information)
-    if not rows:
-        box.setText("No records are quarantined: every record on the topic was a valid event.")
-    else:
-        box.setText(f"{len(rows)} most recent quarantined records (they were skipped, nothing else changed):")
-        lines = [f"{r.quarantined_at:%Y-%m-%d %H:%M:%S}  partition {r.partition} offset {r.offset}: {r.reason}"
-                 for r in rows]
-        box.setDetailedText("\n".join(lines))
+class QuarantineList(QDialog):
+    """The most recent quarantined records; "Show in event log" opens the event log at the one selected."""
+
+    def __init__(self, parent: QWidget, rows: list[Any], show_in_log: Callable[[int, int], Any] | None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Quarantined records")
+        self.rows = rows
+        self._show_in_log = show_in_log
+        layout = QVBoxLayout(self)
+        if not rows:
+            layout.addWidget(QLabel("No records are quarantined: every record on the topic was a valid event."))
+        else:
+            layout.addWidget(QLabel(f"{len(rows)} most recent quarantined records "
+                                    "(they were skipped, nothing else changed):"))
+        self.list = QListWidget()
+        self.list.addItems([f"{r.quarantined_at:%Y-%m-%d %H:%M:%S}  partition {r.partition} offset {r.offset}: "
+                            f"{r.reason}" for r in rows])
+        self.list.setVisible(bool(rows))
+        layout.addWidget(self.list, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.show_button = buttons.addButton("Show in event &log", QDialogButtonBox.ButtonRole.ActionRole)
+        self.show_button.setEnabled(False)
+        self.show_button.setVisible(show_in_log is not None and bool(rows))
+        self.show_button.clicked.connect(self.show_selected)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.list.currentRowChanged.connect(lambda row: self.show_button.setEnabled(row >= 0))
+        self.list.itemActivated.connect(lambda _item: self.show_selected())
+        if rows:
+            self.resize(720, 360)
+
+    def show_selected(self) -> None:
+        row = self.list.currentRow()
+        if self._show_in_log is not None and 0 <= row < len(self.rows):
+            self._show_in_log(self.rows[row].partition, self.rows[row].offset)
+
+
+def show_quarantine(parent: QWidget, query: Any,
+                    show_in_log: Callable[[int, int], Any] | None = None) -> QuarantineList:
+    box = QuarantineList(parent, query.quarantined(200), show_in_log)
     box.open()
     return box
 

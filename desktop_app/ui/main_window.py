@@ -31,6 +31,7 @@ from desktop_app.query.views import ItemRow
 from desktop_app.ui.bridge import ProjectionBridge
 from desktop_app.ui.desk_actions import QuitGuard, TabExport
 from desktop_app.ui.desk_dialogs import show_about, show_quarantine
+from desktop_app.ui.event_log_dialog import EventLogLauncher
 from desktop_app.ui.items_actions import RowActions
 from desktop_app.ui.items_tab import ItemsTableModel, ItemsView
 from desktop_app.ui.order_actions import OrderActions
@@ -185,6 +186,8 @@ class MainWindow(QMainWindow):
         tools.addAction(self.rebuild_action)
         quarantine = QAction("Show &quarantined records…", self, triggered=self.show_quarantine)
         tools.addAction(quarantine)
+        self.event_log = EventLogLauncher(self, self.query)  # Tools → Event log…
+        tools.addAction(self.event_log.action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(QAction("&About Order Desk", self, triggered=self.show_about))
 
@@ -421,7 +424,7 @@ class MainWindow(QMainWindow):
             self._status_busy = False
 
     def show_quarantine(self) -> None:
-        show_quarantine(self, self.query)
+        show_quarantine(self, self.query, self.event_log.show_at)
 
     def show_about(self) -> None:
         show_about(self, self.runtime)
