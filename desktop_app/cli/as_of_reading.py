@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TypeVar
 
-from desktop_app.cli.output import table_time
+from desktop_app.cli.output import counted, table_time
 from desktop_app.query.as_of import AsOfView
 from desktop_app.settings import Settings
 
@@ -58,7 +58,7 @@ def as_of_moment(args: argparse.Namespace) -> datetime | None:
 
 
 def as_of_heading(view: AsOfView) -> str:
-    return (f"As of {table_time(view.moment)} local time ({view.records:,} events replayed; "
+    return (f"As of {table_time(view.moment)} local time ({counted(view.records, 'event')} replayed; "
             "a read-only view, deleted now)")
 
 
