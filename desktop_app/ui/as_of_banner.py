@@ -11,7 +11,6 @@ from PySide6.QtCore import QDateTime, Qt, Signal
 from PySide6.QtWidgets import (
     QDateTimeEdit,
     QDialog,
-    QDialogButtonBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -87,16 +86,23 @@ class AsOfDialog(QDialog):
         note = QLabel("Local time. The tabs and the orders show what the log held then, read-only; events count "
                       "from when the desk published them (their Kafka timestamp).")
         note.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.show_button = buttons.addButton("&Show", QDialogButtonBox.ButtonRole.AcceptRole)
+        # Plain buttons: a QDialogButtonBox made Cancel the default, so Return in the date field cancelled
+        self.show_button = QPushButton("&Show")
         self.show_button.setDefault(True)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        self.show_button.clicked.connect(self.accept)
+        cancel = QPushButton("Cancel")
+        cancel.setAutoDefault(False)
+        cancel.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.show_button)
+        buttons.addWidget(cancel)
+        self.setMinimumWidth(380)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Show the view as it stood at:"))
         layout.addWidget(self.when)
         layout.addWidget(note)
-        layout.addWidget(buttons)
+        layout.addLayout(buttons)
         self.when.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def chosen(self) -> datetime:
