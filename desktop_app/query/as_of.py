@@ -33,6 +33,7 @@ from desktop_app.query.views import ReadModel
 log = logging.getLogger(__name__)
 
 FOLLOW_POLL_S = 0.05  # how often `follow` looks at its cancel predicate
+CANCEL_POLL_S = 0.1  # how often the build looks for a cancel while it waits on the broker
 
 
 class AsOfCancelled(RuntimeError):
@@ -140,7 +141,7 @@ class AsOfJob:
     def _run(self) -> None:
         try:
             with asyncio.Runner(loop_factory=plain_event_loop) as runner:
-                view = runner.run(self._build())
+                view = runner.run(self._build_until_cancelled())
             if view is not None and self._cancel.is_set():  # cancelled as it finished: nobody wants it
                 view.close()
                 view = None
@@ -152,6 +153,21 @@ class AsOfJob:
             log.exception("building the view as of %s failed", self.moment.isoformat())
         finally:
             self.finished.set()
+
+    async def _build_until_cancelled(self) -> AsOfView | None:
+        """The build, stopped at once by a cancel even while it waits on the broker (connecting, say)."""
+        build = asyncio.ensure_future(self._build())
+        while not build.done():
+            if self._cancel.is_set():
+                build.cancel()
+                break
+            await asyncio.wait({build}, timeout=CANCEL_POLL_S)
+        try:
+            return await build
+        except asyncio.CancelledError:
+            as_of_files.remove(self.path)
+            log.info("the view as of %s was cancelled before it was read", self.moment.isoformat())
+            return None
 
     async def _build(self) -> AsOfView | None:
         started = time.monotonic()

@@ -4,8 +4,10 @@ The replay against the real broker is tests/integration/query/test_query_as_of.p
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
+import time
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -27,6 +29,7 @@ class FakeLog:
 
     def __init__(self, records: list[tuple[LogRecord, datetime]]) -> None:
         self.records = records
+        self.unanswered = False  # offsets_at never answers (a broker that does not reply)
         self.read_ranges: dict[int, tuple[int, int]] | None = None
         self.gate: threading.Event | None = None  # read() waits here after its first batch
         self.first_batch = threading.Event()
@@ -48,6 +51,8 @@ class FakeLog:
         return {p: PartitionBounds(0, len(self._partition(p))) for p in (0, 1, 2)}
 
     async def offsets_at(self, moment: datetime) -> dict[int, int]:
+        if self.unanswered:
+            await asyncio.sleep(3600)
         found = {}
         for p in (0, 1, 2):
             stamped = self._partition(p)
@@ -147,6 +152,17 @@ def test_a_cancelled_build_leaves_no_file_at_once(day_log, tmp_path):
     with pytest.raises(AsOfCancelled):
         job.take_view()
     assert job.cancelled and list(tmp_path.iterdir()) == []
+
+
+def test_a_cancel_stops_a_build_waiting_on_the_broker_at_once(day_log, tmp_path):
+    day_log.unanswered = True
+    job = job_of(day_log, tmp_path).start()
+    time.sleep(0.3)
+    job.cancel()
+    assert job.join(5)  # not after the broker's timeout
+    with pytest.raises(AsOfCancelled):
+        job.take_view()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_build_raises_its_error_and_leaves_no_file(day_log, tmp_path):
