@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -191,4 +190,22 @@ def test_cli_items_and_summary_as_of_a_moment(topic_ready, capsys) -> None:
 
     code, out, _ = run_cli(topic_ready, capsys, "items", "--json")  # the live view has both
     assert len(json.loads(out)) == 2
+    assert as_of_files(topic_ready.data_dir) == []
+
+
+def test_ctrl_c_during_a_cli_build_leaves_no_file(topic_ready) -> None:
+    produce_events(topic_ready, [order(f"c{i % 50}", ("Tea", 350, 1), ("Rug", 9000, 1)) for i in range(5000)])
+    topic_ready.data_dir.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(timezone.utc).isoformat()
+    cli = subprocess.Popen(order_desk(topic_ready, "summary", "--as-of", now), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: bool(as_of_files(topic_ready.data_dir)) or cli.poll() is not None, 120, 0.002)
+        assert cli.poll() is None, "the CLI finished before it could be interrupted mid-build"
+        cli.send_signal(signal.SIGINT)
+        out, err = cli.communicate(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 130 and "order-desk: interrupted" in err and out == ""
     assert as_of_files(topic_ready.data_dir) == []
