@@ -24,12 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench import command_path, e2e, gui_stall, memory, projection, rebuild
+from bench import as_of, command_path, e2e, gui_stall, memory, projection, rebuild
 from bench.context import BenchContext, Sizes
 from bench.kafka_io import ProduceJob, bench_cluster, end_offsets, produce_in_children
 from bench.report import BenchResult, baselines_legend, markdown_table
 
-NAMES = ("e2e", "projection", "command", "rebuild", "gui", "memory")
+NAMES = ("e2e", "projection", "command", "rebuild", "gui", "memory", "asof")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "latest.json"
 BIG_SEED = 31
 PRODUCERS_FOR_BIG = 2  # child processes producing the big topic, each half of it
@@ -148,6 +148,9 @@ def run_all(ctx: BenchContext, only: list[str]) -> list[BenchResult]:
         results.append(timed(ctx, "rebuild", measure_rebuild))
     if "gui" in only:
         results.append(timed(ctx, "gui", lambda: gui_stall.run(ctx)))
+    if "asof" in only:  # 200k and 1M events (quick: 5k, 20k); the big topic is reused when it is 1M
+        ready = {sizes.big_events: big_topic} if big_topic else {}
+        results.append(timed(ctx, "asof", lambda: as_of.run(ctx, as_of.produce_topics(ctx, as_of.sizes_of(ctx), ready))))
     order = {name: n for n, name in enumerate(("e2e", "projection", "command", "rebuild", "gui", "memory"))}
     return sorted(results, key=lambda r: order.get(r.name, len(order)))
 

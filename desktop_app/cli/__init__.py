@@ -44,6 +44,7 @@ amend: already cancelled), 3 broker unreachable (or not running, for broker stat
 Examples:
   order-desk place --customer alice --item "Tea" --price 3.50 --qty 2 --wait
   order-desk items --band expensive --json
+  order-desk items --as-of 2026-11-27T18:00 --json   (the view as it stood then; local time)
   order-desk orders --customer alice --status placed
   order-desk order 0b9f6a52-3c1e-4d2f-9a57-1f7e3b2c4d5e --json
   order-desk cancel 0b9f6a52-3c1e-4d2f-9a57-1f7e3b2c4d5e --reason "wrong size" --wait

@@ -8,9 +8,11 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from desktop_app.cli.output import counted, format_table, money_json, pounds
+from desktop_app.cli.as_of_reading import InvalidMoment, add_as_of_option, as_of_heading, as_of_moment, read_as_of
+from desktop_app.cli.output import counted, format_table, json_time, money_json, pounds
 from desktop_app.cli.reading import add_read_options, missing_data_dir, read_view, with_live_service
 from desktop_app.query.bands import Band
 from desktop_app.query.rebuild import RebuildOutcome, RebuildProgress
@@ -26,6 +28,7 @@ EXIT_INVALID = 2
 PROGRESS_EVERY_S = 0.5  # progress lines when stderr is not a terminal
 PROGRESS_BAR_EVERY_S = 0.1  # redraws of the bar on a terminal
 PROGRESS_BAR_WIDTH = 30
+NO_LAG = {False: "unknown (not synced)", True: "none (a view as of a moment)"}
 
 
 def register(subparsers: Any) -> None:
@@ -36,6 +39,7 @@ def register(subparsers: Any) -> None:
     )
     items.add_argument("--customer", metavar="ID", help="only this customer")
     items.add_argument("--band", choices=[band.value for band in Band], help="only this price band")
+    add_as_of_option(items)
     add_read_options(items)
     items.set_defaults(func=run_items)
 
@@ -43,6 +47,7 @@ def register(subparsers: Any) -> None:
         "summary", help="rows and quantity per band, events applied, quarantined records, lag",
         description="Totals of the read model, and how many records of the log it has not applied yet (lag).",
     )
+    add_as_of_option(summary)
     add_read_options(summary)
     summary.set_defaults(func=run_summary)
 
@@ -73,7 +78,18 @@ def item_json(row: ItemRow) -> dict[str, Any]:
 def run_items(args: argparse.Namespace, settings: Settings) -> int:
     if missing_data_dir(args):
         return EXIT_INVALID
-    rows = read_view(settings, args, lambda service: service.items(band=args.band, customer=args.customer))
+    try:
+        moment = as_of_moment(args)
+    except InvalidMoment as exc:
+        print(f"order-desk: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    if moment is not None:  # the view as it stood then, replayed into a temporary file
+        heading, rows = read_as_of(settings, moment, args.sync_timeout, lambda view: (
+            as_of_heading(view), view.items(band=args.band, customer=args.customer)))
+        if not args.json:
+            print(heading)
+    else:
+        rows = read_view(settings, args, lambda service: service.items(band=args.band, customer=args.customer))
     if args.json:
         print(json.dumps([item_json(row) for row in rows], indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -112,8 +128,8 @@ def band_values(totals: dict[tuple[str, Band], int]) -> dict[Band, int]:
     return per_band
 
 
-def summary_json(summary: Summary, values: dict[Band, int]) -> dict[str, Any]:
-    return {
+def summary_json(summary: Summary, values: dict[Band, int], as_of: datetime | None = None) -> dict[str, Any]:
+    return ({"as_of": json_time(as_of.astimezone(timezone.utc))} if as_of is not None else {}) | {
         "bands": {
             band.value: {"rows": totals.rows, "quantity": totals.quantity} | money_json("value", values[band])
             for band, totals in summary.bands.items()
@@ -129,7 +145,16 @@ def summary_json(summary: Summary, values: dict[Band, int]) -> dict[str, Any]:
 def run_summary(args: argparse.Namespace, settings: Settings) -> int:
     if missing_data_dir(args):
         return EXIT_INVALID
-    if args.no_sync:
+    try:
+        moment = as_of_moment(args)
+    except InvalidMoment as exc:
+        print(f"order-desk: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    heading = None
+    if moment is not None:  # no lag: the view is the log as it stood then, not behind anything
+        heading, summary, values = read_as_of(settings, moment, args.sync_timeout, lambda view: (
+            as_of_heading(view), view.summary(topic=settings.topic), band_values(view.value_totals())))
+    elif args.no_sync:
         summary, values = read_view(settings, args, lambda service: (
             service.read_model.summary(topic=service.topic), band_values(service.value_totals())))
     else:  # the lag needs one more answer from the broker: within what is left of --sync-timeout
@@ -137,13 +162,15 @@ def run_summary(args: argparse.Namespace, settings: Settings) -> int:
             service.summary(timeout=max(0.5, left)), band_values(service.value_totals())),
             sync_timeout=args.sync_timeout)
     if args.json:
-        print(json.dumps(summary_json(summary, values), indent=2))
+        print(json.dumps(summary_json(summary, values, moment), indent=2))
         return EXIT_OK
-    print(summary_text(summary, values))
+    if heading is not None:
+        print(heading)
+    print(summary_text(summary, values, as_of=heading is not None))
     return EXIT_OK
 
 
-def summary_text(summary: Summary, values: dict[Band, int]) -> str:
+def summary_text(summary: Summary, values: dict[Band, int], *, as_of: bool = False) -> str:
     table = [("BAND", "ROWS", "QUANTITY", "VALUE £")] + [
         (band.value, str(totals.rows), str(totals.quantity), pounds(values[band]))
         for band, totals in summary.bands.items()
@@ -153,7 +180,7 @@ def summary_text(summary: Summary, values: dict[Band, int]) -> str:
         f"events applied: {summary.events_applied}",
         f"quarantined:    {summary.quarantined}",
         f"ignored:        {summary.ignored}  (valid events that changed nothing: order-desk ignored)",
-        f"lag:            {summary.lag.total if summary.lag is not None else 'unknown (not synced)'}",
+        f"lag:            {summary.lag.total if summary.lag is not None else NO_LAG[as_of]}",
     ])
 
 
@@ -165,10 +192,10 @@ def _duration(seconds: float | None) -> str:
     return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
 
 
-def progress_line(progress: RebuildProgress, width: int = PROGRESS_BAR_WIDTH) -> str:
+def progress_line(progress: RebuildProgress, width: int = PROGRESS_BAR_WIDTH, label: str = "rebuilding") -> str:
     filled = int(progress.fraction * width)
     return (
-        f"rebuilding [{'#' * filled}{'.' * (width - filled)}] {progress.done:,}/{progress.total:,} events "
+        f"{label} [{'#' * filled}{'.' * (width - filled)}] {progress.done:,}/{progress.total:,} events "
         f"({int(progress.fraction * 100)}%) {progress.rate:,.0f} events/s, ETA {_duration(progress.eta_s)}"
     )
 
@@ -176,8 +203,9 @@ def progress_line(progress: RebuildProgress, width: int = PROGRESS_BAR_WIDTH) ->
 class ProgressBar:
     """progress(done, total) drawn on a stream: a bar redrawn in place on a terminal, else a line now and then."""
 
-    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic, label: str = "rebuilding") -> None:
         self._stream = stream
+        self._label = label
         self._clock = clock
         self._started = clock()
         self._terminal = stream.isatty()
@@ -193,7 +221,7 @@ class ProgressBar:
             return
         self._last_drawn = now
         self._drawn_final = final
-        line = progress_line(RebuildProgress(done, total, now - self._started))
+        line = progress_line(RebuildProgress(done, total, now - self._started), label=self._label)
         if self._terminal:
             self._stream.write("\r" + line.ljust(len(self._last_line)))
         else:

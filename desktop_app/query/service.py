@@ -18,7 +18,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from desktop_app.query import schema
+from desktop_app.query import as_of_files, schema
 from desktop_app.query.log_end import end_offsets_blocking
 from desktop_app.query.rebuild import (
     ProgressCallback,
@@ -102,6 +102,7 @@ class QueryService(ViewReads):
         with self._state_lock:
             if self._runner is not None:
                 return True
+            as_of_files.remove_leftovers(self.db_path.parent)  # views as of a moment of processes now gone
             if self._try_to_project():
                 self._watch_stop.set()  # a watcher of the other projector, if any, has nothing left to do
                 self._watcher = None

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from desktop_app.query import schema
+from desktop_app.query.as_of import AsOfJob
 from desktop_app.query.bands import Band
 from desktop_app.query.event_log import EventLog, ViewVerdicts
 from desktop_app.query.orders_view import IgnoredRow, OrderDetail, OrderRow, OrderStatus
@@ -32,6 +34,7 @@ class ViewReads:
 
     read_model: ReadModel
     topic: str
+    db_path: Path
     _client_kwargs: dict[str, Any]
     _runner: BackgroundProjector | None
     _projecting: bool
@@ -158,3 +161,9 @@ class ViewReads:
     def event_log(self) -> EventLog:
         """A browser of the topic with this service's Kafka settings, judging records against its view."""
         return EventLog(self._client_kwargs, self.topic, ViewVerdicts(self.read_model, self.topic, self._reading))
+
+    # -- the view as of a moment (as_of.py) ---------------------------------------------------------------------
+    def as_of(self, moment: datetime, on_progress: Callable[[int, int], None] | None = None) -> AsOfJob:
+        """A job (not started) building the view as it stood at `moment` (aware) in a temporary file beside
+        this view, from the same log; the live view keeps running meanwhile."""
+        return AsOfJob(self._client_kwargs, self.topic, self.db_path.parent, moment, on_progress=on_progress)

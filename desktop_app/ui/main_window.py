@@ -28,6 +28,8 @@ from desktop_app.command.model import InvalidOrder, PlaceOrder, check
 from desktop_app.query.bands import Band
 from desktop_app.query.view_health import ViewUnavailable
 from desktop_app.query.views import ItemRow
+from desktop_app.ui.as_of_banner import AsOfBanner
+from desktop_app.ui.as_of_control import AsOfControl
 from desktop_app.ui.bridge import ProjectionBridge
 from desktop_app.ui.desk_actions import QuitGuard, TabExport
 from desktop_app.ui.desk_dialogs import show_about, show_quarantine
@@ -107,6 +109,8 @@ class MainWindow(QMainWindow):
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addLayout(filters)
+        self.as_of_banner = AsOfBanner()  # "As of Fri 27 Nov 18:00 — read-only", Back to live (see as_of_control)
+        right_layout.addWidget(self.as_of_banner)
         right_layout.addWidget(self.tabs, 1)
         self.footer = TabFooter()
         right_layout.addWidget(self.footer)
@@ -180,6 +184,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(pick)
         refresh = QAction("&Refresh", self, shortcut=QKeySequence.StandardKey.Refresh, triggered=self.reload_all)
         view_menu.addAction(refresh)
+        self.as_of = AsOfControl(self, view_menu, self.as_of_banner)  # View → As of… (Ctrl+Shift+T)
         tools = self.menuBar().addMenu("&Tools")
         self.rebuild_action = QAction("&Rebuild read model…", self, shortcut=QKeySequence("Ctrl+Shift+R"))
         self.rebuild_action.triggered.connect(self.confirm_rebuild)
@@ -209,6 +214,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._closed = True
+        self.as_of.close()  # its temporary view is deleted
         self.query.remove_listener(self.bridge.on_change)
         self._status_timer.stop()
         self.receipts.stop()
@@ -354,6 +360,8 @@ class MainWindow(QMainWindow):
     # -- placing orders --------------------------------------------------------------------------
     @asyncSlot(object)
     async def place_order(self, command: PlaceOrder) -> None:
+        if self.as_of.refuses_change():  # the tabs show a moment in the past: Back to live first
+            return
         if self.form.amending is not None:  # the form holds an order being amended
             await self.order_actions.submit_amend(command)
             return
