@@ -31,6 +31,7 @@ BAND_COLOURS = {Band.CHEAP: "#4c9a2a", Band.AFFORDABLE: "#2f6db5", Band.EXPENSIV
 BAR_WIDTH = 0.8  # of a bucket
 MOST_LABELS = 12  # day or hour labels on the axis; between them, ticks only
 PNG_WIDTH = 1200  # pixels of an exported picture
+MIN_SLOTS = 7  # the axis is never narrower than this many bars
 HEADROOM = 1.15  # above the highest bar: room for the legend
 
 
@@ -93,8 +94,11 @@ class DayChart(QWidget):
                                                                   else Unit.HOUR))
         self.caption = QLabel("…")
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.export_png_action = QAction("Export chart as &PNG…", self, triggered=self.exportPngRequested.emit)
-        self.export_csv_action = QAction("Export chart &data as CSV…", self, triggered=self.exportCsvRequested.emit)
+        # triggered carries `checked`; the signals carry nothing
+        self.export_png_action = QAction("Export chart as &PNG…", self)
+        self.export_png_action.triggered.connect(lambda _checked=False: self.exportPngRequested.emit())
+        self.export_csv_action = QAction("Export chart &data as CSV…", self)
+        self.export_csv_action.triggered.connect(lambda _checked=False: self.exportCsvRequested.emit())
         bar = QHBoxLayout()
         bar.addWidget(self.day_button)
         bar.addWidget(self.hour_button)
@@ -166,7 +170,8 @@ class DayChart(QWidget):
             below = [b + h for b, h in zip(below, heights)]
         self._label_axis(values)
         item.setTitle(what, color="#333", size="11pt")
-        item.setXRange(-0.6, max(len(positions), 1) - 0.4, padding=0)
+        spare = max(0, MIN_SLOTS - len(positions)) / 2  # a day or two stay bar-wide, centred
+        item.setXRange(-0.6 - spare, len(positions) - 0.4 + spare, padding=0)
         item.setYRange(0, max([*below, 1.0]) * HEADROOM, padding=0)
         self.caption.setText(f"{what} — {totals_text(values)}" if values.buckets else f"{what} — no orders")
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QToolButton
 
 from desktop_app import contracts
 from desktop_app.query.bands import Band
@@ -43,6 +44,16 @@ def placed(customer: str, item: str, pence: int, quantity: int, at: datetime) ->
         customer_id=customer, command_id=f"chart-{customer}-{item}-{at.timestamp()}",
         lines=[contracts.OrderLine(item=item, unit_price_pence=pence, quantity=quantity)],
         source="other-desk", occurred_at=at)
+
+
+def save_through_dialog(desk, qtbot, ask, path) -> None:
+    """Ask for an export as a person would, and pick `path` in the save dialog that opens."""
+    desk.chart_tab._dialog = None
+    ask()
+    qtbot.waitUntil(lambda: desk.chart_tab._dialog is not None and desk.chart_tab._dialog.isVisible(), timeout=5000)
+    desk.chart_tab._dialog.selectFile(str(path))
+    desk.chart_tab._dialog.accept()
+    qtbot.waitUntil(path.exists, timeout=5000)
 
 
 def open_chart(desk, qtbot) -> None:
@@ -136,7 +147,7 @@ def test_the_charts_data_exports_as_csv_in_pounds_and_the_picture_as_png(desk, q
     desk.show_view(fixed, MOMENT)
     qtbot.waitUntil(lambda: chart_totals(desk) == line_values(fixed), timeout=WAIT_MS)
 
-    assert desk.chart_tab.write_csv(tmp_path / "chart.csv")
+    save_through_dialog(desk, qtbot, lambda: desk.chart_tab.chart.export_csv_action.trigger(), tmp_path / "chart.csv")
     with open(tmp_path / "chart.csv", newline="", encoding=CSV_ENCODING) as file:
         rows = list(csv.reader(file))
     day = noon.astimezone().date()
@@ -150,9 +161,16 @@ def test_the_charts_data_exports_as_csv_in_pounds_and_the_picture_as_png(desk, q
     assert total * 100 == sum(line_values(fixed).values())
     assert "rows of chart data" in desk.statusBar().currentMessage()
 
-    assert desk.chart_tab.write_png(tmp_path / "chart.png")
+    png_button = next(b for b in desk.chart_tab.chart.findChildren(QToolButton) if b.text() == "PNG…")
+    save_through_dialog(desk, qtbot, lambda: qtbot.mouseClick(png_button, Qt.MouseButton.LeftButton),
+                        tmp_path / "chart.png")
     image = QImage(str(tmp_path / "chart.png"))
     assert not image.isNull() and image.width() == 1200
+
+    save_through_dialog(desk, qtbot, lambda: qtbot.keyClick(desk, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier
+                                                            | Qt.KeyboardModifier.ShiftModifier),
+                        tmp_path / "from-the-file-menu.csv")  # File → Export tab as CSV… on the Chart tab
+    assert (tmp_path / "from-the-file-menu.csv").read_bytes() == (tmp_path / "chart.csv").read_bytes()
     fixed.close()
 
 
