@@ -58,12 +58,6 @@ def write_chart_csv(values: DayValues, path: Path) -> int:
     return len(rows) - 1
 
 
-def totals_text(values: DayValues) -> str:
-    """'Cheap £7.00 · Affordable £12.50 · Expensive £0.00 · total £19.50'."""
-    parts = [f"{BAND_TITLES[band]} {format_pounds(values.total(band))}" for band in Band]
-    return " · ".join([*parts, f"total {format_pounds(values.total())}"])
-
-
 class PoundsAxis(pg.AxisItem):
     """The value axis in £ (tick positions are drawing floats; the money itself is never read from them)."""
 
@@ -73,7 +67,8 @@ class PoundsAxis(pg.AxisItem):
 
 
 class DayChart(QWidget):
-    """Day/Hour switch, what is shown (live, or as of a moment) and its totals, the bars, and the exports."""
+    """Day/Hour switch, the bars under a title saying what they show (live, or as of a moment) and their
+    total, each band's total in the legend, a caption for what went wrong, and the exports."""
 
     unitChanged = Signal(object)  # Unit
     exportPngRequested = Signal()
@@ -82,6 +77,7 @@ class DayChart(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.values: DayValues | None = None  # what the bars show (filled: every bucket on the axis)
+        self._what = ""
         self.unit = Unit.DAY
         self.day_button = self._switch("&Day", "Ordered £ per band per day")
         self.hour_button = self._switch("H&our", "Ordered £ per band per hour of today (or of the last day "
@@ -92,7 +88,7 @@ class DayChart(QWidget):
         group.addButton(self.hour_button)
         group.buttonClicked.connect(lambda button: self.set_unit(Unit.DAY if button is self.day_button
                                                                   else Unit.HOUR))
-        self.caption = QLabel("…")
+        self.caption = QLabel("Reading…")
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         # triggered carries `checked`; the signals carry nothing
         self.export_png_action = QAction("Export chart as &PNG…", self)
@@ -147,11 +143,17 @@ class DayChart(QWidget):
         (self.day_button if unit is Unit.DAY else self.hour_button).setChecked(True)
         self.unitChanged.emit(unit)
 
+    @property
+    def what(self) -> str:
+        """What the bars show: 'Live: £ ordered per day', 'As of …: £ ordered per hour of …'."""
+        return self._what
+
     def show_message(self, text: str) -> None:
+        """Why the chart could not be read (it keeps the bars it had)."""
         self.caption.setText(text)
 
     def show_values(self, values: DayValues, what: str) -> None:
-        """Draw `values` (every bucket on the axis: DayValues.filled) under the caption `what`."""
+        """Draw `values` (every bucket on the axis: DayValues.filled) under the title `what` and their total."""
         self.values = values
         item = self.plot.getPlotItem()
         for bars in self.bars.values():
@@ -164,16 +166,18 @@ class DayChart(QWidget):
             heights = [float(pence_to_decimal(p)) for p in values.pence[band]]  # drawing only
             bars = pg.BarGraphItem(x=positions, height=heights, y0=below, width=BAR_WIDTH,
                                    brush=BAND_COLOURS[band], pen=pg.mkPen("w", width=0.5),
-                                   name=BAND_TITLES[band])
+                                   name=f"{BAND_TITLES[band]} {format_pounds(values.total(band))}")
             item.addItem(bars)
             self.bars[band] = bars
             below = [b + h for b, h in zip(below, heights)]
         self._label_axis(values)
-        item.setTitle(what, color="#333", size="11pt")
+        self._what = what
+        total = f"total {format_pounds(values.total())}" if values.buckets else "no orders"
+        item.setTitle(f"{what} · {total}", color="#333", size="11pt")
         spare = max(0, MIN_SLOTS - len(positions)) / 2  # a day or two stay bar-wide, centred
         item.setXRange(-0.6 - spare, len(positions) - 0.4 + spare, padding=0)
         item.setYRange(0, max([*below, 1.0]) * HEADROOM, padding=0)
-        self.caption.setText(f"{what} — {totals_text(values)}" if values.buckets else f"{what} — no orders")
+        self.caption.setText("")  # the title says what is shown; the caption is for what went wrong
 
     def _label_axis(self, values: DayValues) -> None:
         step = max(1, -(-len(values.buckets) // MOST_LABELS))
@@ -182,7 +186,7 @@ class DayChart(QWidget):
         self.plot.getPlotItem().getAxis("bottom").setTicks([major, minor])
 
     def save_png(self, path: Path) -> None:
-        """The plot as shown (title, legend, bars and axes), PNG_WIDTH pixels wide."""
+        """The plot as shown (title and total, legend with each band's total, bars, axes), PNG_WIDTH wide."""
         exporter: Any = pyqtgraph.exporters.ImageExporter(self.plot.getPlotItem())
         exporter.parameters()["width"] = PNG_WIDTH
         exporter.export(str(path))

@@ -69,8 +69,12 @@ def test_the_charts_totals_are_the_views_line_values_and_follow_new_orders_live(
 
     qtbot.waitUntil(lambda: chart_totals(desk) == line_values(desk.query), timeout=WAIT_MS)
     assert chart_totals(desk) == {Band.CHEAP: 700, Band.AFFORDABLE: 2400, Band.EXPENSIVE: 5001}
-    assert desk.chart_tab.chart.caption.text().startswith("Live: £ ordered per day")
+    assert desk.chart_tab.chart.what == "Live: £ ordered per day"
     assert "total £81.01" in desk.footer.text()
+    plot = desk.chart_tab.chart.plot.getPlotItem()  # what the picture says (and its PNG)
+    assert "Live: £ ordered per day · total £81.01" in plot.titleLabel.text
+    assert [label.text for _sample, label in plot.legend.items] == ["Cheap £7.00", "Affordable £24.00",
+                                                                     "Expensive £50.01"]
 
     produce_from_another_desk(desk.runtime.settings, [event("dee", "Mug", 499, 3), event("alice", "Rug", 9000, 1)]
                               ).join(60)
@@ -115,8 +119,7 @@ def test_the_chart_follows_a_view_as_of_a_moment_and_back_to_live(desk, qtbot, t
     qtbot.waitUntil(lambda: chart_totals(desk) == {Band.CHEAP: 990, Band.AFFORDABLE: 2500, Band.EXPENSIVE: 15000},
                     timeout=WAIT_MS)
     assert chart_totals(desk) == line_values(fixed)
-    caption = desk.chart_tab.chart.caption.text()
-    assert caption.startswith(f"As of {MOMENT.astimezone():%a %d %b %Y %H:%M}: £ ordered per day"), caption
+    assert desk.chart_tab.chart.what == f"As of {MOMENT.astimezone():%a %d %b %Y %H:%M}: £ ordered per day"
     first_day = noon.astimezone().replace(tzinfo=None, hour=0, minute=0)
     assert desk.chart_tab.chart.values.buckets[0] == first_day
 
@@ -134,7 +137,7 @@ def test_the_chart_follows_a_view_as_of_a_moment_and_back_to_live(desk, qtbot, t
     desk.show_view(desk.query)
     qtbot.waitUntil(lambda: chart_totals(desk) == {Band.CHEAP: 820, Band.AFFORDABLE: 0, Band.EXPENSIVE: 0},
                     timeout=WAIT_MS)
-    assert desk.chart_tab.chart.caption.text().startswith("Live:")
+    assert desk.chart_tab.chart.what == "Live: £ ordered per day"
     fixed.close()
 
 
