@@ -4,13 +4,15 @@ A tab, not a dock: it gets the whole right-hand side (a dock beside the tabs wou
 1200 px), it sits with the other views under Ctrl+1..5, and the order form stays in reach to watch it grow.
 It reads the window's `view_source` (the live QueryService, or a read model as of a moment) on a thread of
 its own: after each `viewSourceChanged` at once; while live, after the bridge reports changes or a reset,
-at most once a THROTTLE_MS, and only while the tab is shown (a hidden chart is marked stale and read when
-shown). The customer filter and search apply to the tabs only: the footer says so on this tab.
+at most once a THROTTLE_MS (longer when reads are slow), and only while the tab is shown (a hidden chart
+is marked stale and read when shown). The customer filter and search apply to the tabs only: the footer
+says so on this tab.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 CHART_TITLE = "Chart"
 THROTTLE_MS = 1000  # live re-reads at most this often: a read scans every placed order (bench/day_values.py)
+READ_SHARE = 4  # and no sooner than this many times the last read's duration after it: at most a quarter of the time
 
 
 def read_values(source: Any, unit: Unit, moment: datetime | None) -> DayValues:
@@ -57,7 +60,7 @@ def describe(unit: Unit, values: DayValues | None, moment: datetime | None) -> s
 class ChartTab(QObject):
     """Adds the Chart tab and View → Chart (Ctrl+5) to `window`, and keeps the chart following its view."""
 
-    _read_done = Signal(int, object, object)  # generation, DayValues or None, error text or None
+    _read_done = Signal(int, object, object, float)  # generation, DayValues or None, error text or None, seconds
 
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)
@@ -74,7 +77,7 @@ class ChartTab(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(THROTTLE_MS)
-        self._timer.timeout.connect(self._read_now)
+        self._timer.timeout.connect(lambda: self._read_now() if self.shown else None)  # hidden: stays stale
         self._read_done.connect(self._show_read)
         self._dialog: QFileDialog | None = None
 
@@ -143,6 +146,7 @@ class ChartTab(QObject):
         self._executor.submit(self._read, self._generation, source, unit, moment)
 
     def _read(self, generation: int, source: Any, unit: Unit, moment: datetime | None) -> None:
+        began = time.monotonic()
         try:
             values, error = read_values(source, unit, moment), None
         except ViewUnavailable as unavailable:
@@ -151,12 +155,13 @@ class ChartTab(QObject):
             log.exception("reading the chart's values failed")
             values, error = None, f"could not read the chart: {exc}"
         try:
-            self._read_done.emit(generation, values, error)
+            self._read_done.emit(generation, values, error, time.monotonic() - began)
         except RuntimeError:  # the window is gone
             pass
 
-    def _show_read(self, generation: int, values: DayValues | None, error: str | None) -> None:
+    def _show_read(self, generation: int, values: DayValues | None, error: str | None, seconds: float) -> None:
         self._reading = False
+        self._timer.setInterval(max(THROTTLE_MS, int(READ_SHARE * seconds * 1000)))
         if self._closed:
             return
         if generation == self._generation:
@@ -167,9 +172,13 @@ class ChartTab(QObject):
                 self.chart.show_message(f"{describe(self.chart.unit, None, moment)} — {error}")
             self.reads += 1
             self._show_footer()
-        if self._again or generation != self._generation:
-            self._again = False
+        if generation != self._generation:  # what to show changed meanwhile: read it now
             self._read_now()
+        elif self._again:  # live changes arrived meanwhile: after the pause
+            self._again = False
+            self._stale = True
+            if not self._timer.isActive():
+                self._timer.start()
 
     def _show_footer(self) -> None:
         if self.window.tabs.currentWidget() is not self.chart:
