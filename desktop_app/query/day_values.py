@@ -6,7 +6,7 @@ is added to the band `bands.price_band` gives its unit price (the one rule), in 
 stream. So the sum over every bucket of a band is the band's line value in `ordered_items`
 (`value_of_items`, `value_totals`), to the penny. Summing per band inside SQL (json_each over the lines,
 the band from price_band registered as an SQL function, or summed per unit price and banded afterwards)
-measured 2-3x slower on 100k orders (bench/day_values.py): one Python call per line from SQLite costs more
+measured 1.3-2x slower on 100k orders (bench/day_values.py): one Python call per line from SQLite costs more
 than decoding the lines with msgspec, and the band must not be written a second time as SQL.
 
 Buckets are local days (hours) of the desk: SQLite's `'localtime'` modifier, which asks the C library, as
