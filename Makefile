@@ -45,7 +45,7 @@ bench-quick: jars
 	$(BIN)/python -m bench.run --quick
 
 screenshots: jars
-	ORDER_DESK_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PYTEST) tests/ui/test_screenshots.py
+	ORDER_DESK_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PYTEST) tests/ui/test_screenshots.py "tests/ui/test_day_chart.py::test_screenshot_of_the_chart"
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

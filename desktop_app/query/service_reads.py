@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from desktop_app.query import schema
 from desktop_app.query.as_of import AsOfJob
 from desktop_app.query.bands import Band
+from desktop_app.query.day_values import DayValues
 from desktop_app.query.event_log import EventLog, ViewVerdicts
 from desktop_app.query.orders_view import IgnoredRow, OrderDetail, OrderRow, OrderStatus
 from desktop_app.query.view_health import DamagedView, ViewUnavailable
@@ -131,6 +132,16 @@ class ViewReads:
 
     def customers(self) -> list[str]:
         return self._reading(self.read_model.customers)
+
+    # -- the chart of the day (see day_values) ------------------------------------------------------------------
+    def day_values(self) -> DayValues:
+        return self._reading(self.read_model.day_values)
+
+    def hour_values(self, day: date) -> DayValues:
+        return self._reading(lambda: self.read_model.hour_values(day))
+
+    def last_order_day(self) -> date | None:
+        return self._reading(self.read_model.last_order_day)
 
     def quarantined(self, limit: int = 100) -> list[QuarantinedRow]:
         return self._reading(lambda: self.read_model.quarantined(limit))

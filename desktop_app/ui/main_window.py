@@ -31,6 +31,7 @@ from desktop_app.query.views import ItemRow
 from desktop_app.ui.as_of_banner import AsOfBanner
 from desktop_app.ui.as_of_control import AsOfControl
 from desktop_app.ui.bridge import ProjectionBridge
+from desktop_app.ui.chart_tab import ChartTab
 from desktop_app.ui.desk_actions import QuitGuard, TabExport
 from desktop_app.ui.desk_dialogs import show_about, show_quarantine
 from desktop_app.ui.event_log_dialog import EventLogLauncher
@@ -125,6 +126,7 @@ class MainWindow(QMainWindow):
         self.quit_guard = QuitGuard(self, self.form)
         self.tab_export = TabExport(self, self.report)
         self._build_menus()
+        self.chart_tab = ChartTab(self)  # the fifth tab (Ctrl+5): the picture of the day, following show_view
 
         self.rebuild_panel = self.status.rebuild  # the one place a rebuild's progress shows; never modal
         self.rebuilds = RebuildControl(self, self.query, self.bridge, self.rebuild_panel, self.rebuild_action,
@@ -279,6 +281,9 @@ class MainWindow(QMainWindow):
         self.orders_tab.focus_first_order()
 
     def export_current_tab(self) -> None:
+        if self.tabs.currentWidget() is self.chart_tab.chart:
+            self.chart_tab.export_csv()
+            return
         if self.tabs.currentWidget() is self.orders_tab:
             self.tab_export.start(self.orders, ORDERS_TITLE, "orders.csv")
             return

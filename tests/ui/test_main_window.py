@@ -67,7 +67,7 @@ def event(customer: str, item: str, pence: int, quantity: int = 1) -> contracts.
 
 
 def test_lines_land_in_their_price_band_tabs(desk, qtbot):
-    assert tab_titles(desk) == ["Cheap (0)", "Affordable (0)", "Expensive (0)", "Orders (0)"]
+    assert tab_titles(desk) == ["Cheap (0)", "Affordable (0)", "Expensive (0)", "Orders (0)", "Chart"]
     place(desk, "alice", ("Tea", "4.99", "2"), ("Mug", "5.00", "1"), ("Teapot", "50.00", "1"),
           ("Kettle", "50.01", "1"))
     qtbot.waitUntil(lambda: "visible" in desk.form.receipt.text(), timeout=WAIT_MS)

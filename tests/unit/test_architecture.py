@@ -66,3 +66,10 @@ def test_only_the_tracker_reads_stored_offsets_with_sql():
         and ("PartitionOffset" in path.read_text() or "OFFSETS.c.next_offset" in path.read_text())
     ]
     assert readers == []
+
+
+def test_only_the_chart_draws_with_pyqtgraph():
+    """The plotting library stays in one ui/ module, so it can be swapped (Qt Charts, say) in one place."""
+    users = [module for module, names in imported_modules("").items()
+             if any(name.split(".")[0] == "pyqtgraph" for name in names)]
+    assert users == ["ui/day_chart.py"]
