@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aiokafka.errors import KafkaError
+
 from desktop_app.query import schema
 from desktop_app.query.bands import Band
-from desktop_app.query.log_reader import read_records_blocking
+from desktop_app.query.log_reader import LogReadError, read_records_blocking
 from desktop_app.query.orders_view import IgnoredRow, OrderDetail, OrderRow, OrderStatus
 from desktop_app.query.raw_event import RawEvent
 from desktop_app.query.row_history import OrderHistory, RowHistory
@@ -131,9 +133,13 @@ class ViewReads:
         return self._reading(lambda: self.read_model.order_history(order_id))
 
     def raw_event(self, partition: int, offset: int, timeout: float = 15.0) -> RawEvent:
-        """The record at (partition, offset) of the topic, read from the log (log_reader.LogReadError if it
-        holds none there; aiokafka's errors, or TimeoutError, if the broker cannot be reached)."""
-        [record] = read_records_blocking(self._client_kwargs, self.topic, [(partition, offset)], timeout)
+        """The record at (partition, offset) of the topic, read from the log. LogReadError (one line) if the
+        log holds none there or the cluster cannot be reached within `timeout` seconds."""
+        try:
+            [record] = read_records_blocking(self._client_kwargs, self.topic, [(partition, offset)], timeout)
+        except (KafkaError, TimeoutError) as exc:
+            servers = self._client_kwargs.get("bootstrap_servers")
+            raise LogReadError(f"the Kafka cluster at {servers} cannot be reached ({type(exc).__name__})") from exc
         return RawEvent(record)
 
     def ignored(self, limit: int = 100) -> list[IgnoredRow]:

@@ -105,7 +105,7 @@ class HistoryDialog(QDialog):
                  moment: datetime | None = None) -> None:
         super().__init__(parent)
         self.target, self.steps_source, self.log_source, self.moment = target, steps_source, log_source, moment
-        self.setWindowTitle(f"Why this row? {target.title}")
+        self.setWindowTitle(f"Why this {'order' if target.order_id is not None else 'row'}? {target.title}")
         self.setModal(False)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
         self.columns = ORDER_COLUMNS if target.order_id is not None else ROW_COLUMNS

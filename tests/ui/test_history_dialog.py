@@ -158,7 +158,9 @@ def test_a_broker_out_of_reach_leaves_one_line_where_the_raw_event_would_be(desk
     dialog.show()
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 3, timeout=WAIT_MS)  # the steps need only the view
     qtbot.waitUntil(lambda: "could not be read from the log" in dialog.raw_label.text(), timeout=WAIT_MS)
-    assert len(dialog.raw_label.text().splitlines()) == 1 and dialog.raw_value.toPlainText() == ""
+    assert dialog.raw_label.text() == ("The raw event could not be read from the log: the Kafka cluster at "
+                                       "127.0.0.1:9 cannot be reached (KafkaConnectionError)")
+    assert dialog.raw_value.toPlainText() == ""
     dialog.close()
     unreachable.close()
 
