@@ -5,6 +5,8 @@ from the log is the record's bytes."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -75,3 +77,24 @@ def test_the_raw_event_is_the_records_bytes_and_headers_read_from_the_log(placed
     assert (raw.source, raw.record.partition, raw.record.offset) == (FROM_LOG, *step.position)
     with pytest.raises(LogReadError):
         service.raw_event(step.partition, positions[-1][1] + 100)
+
+
+LOG_READ_OUT_OF_REACH = """
+import gc
+from desktop_app.query.service import QueryService
+service = QueryService(__import__("pathlib").Path(__import__("sys").argv[1]), {"bootstrap_servers": "127.0.0.1:9"}, "t")
+try:
+    service.raw_event(0, 0, timeout=10)
+except Exception as exc:
+    print(exc)
+gc.collect()
+"""
+
+
+def test_a_cluster_out_of_reach_is_one_line_and_leaves_no_client_open(tmp_path) -> None:
+    """In its own interpreter: pytest's log capture keeps the failed client alive, hiding aiokafka's report
+    of a consumer never stopped (which comes when it is collected)."""
+    done = subprocess.run([sys.executable, "-c", LOG_READ_OUT_OF_REACH, str(tmp_path / "elsewhere.db")],
+                          capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout == "the Kafka cluster at 127.0.0.1:9 cannot be reached (KafkaConnectionError)\n"
+    assert "Unclosed AIOKafkaConsumer" not in done.stderr
