@@ -18,7 +18,8 @@ from desktop_app.ui.history_dialog import HistoryDialog, HistoryOf
 from support.order_stream import cancel_event
 from tests.ui.keyboard import CTRL, press
 from tests.ui.test_main_window import produce_from_another_desk
-from tests.ui.test_screenshots import grab_with, target_dir
+from tests.ui.test_screenshots import DOCS, grab_with, target_dir
+from tests.ui.test_view_source import MOMENT, fixed_view
 
 WAIT_MS = 30_000
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -188,3 +189,26 @@ def test_screenshot_of_why_this_row(desk, qtbot, tmp_path):
     image = QImage(str(target / "row-history.png"))
     assert not image.isNull() and image.width() >= 1200
     dialog.close()
+
+
+def test_a_window_opened_on_a_view_as_of_a_moment_explains_that_view(desk, qtbot, tmp_path):
+    write(desk, qtbot, tea_events(), Band.CHEAP, 1)  # the live view: alice's Tea at 3
+    then = fixed_view(tmp_path / "then.db", [placed("alice", ("Tea", 350, 2), minutes=-3)])
+    desk.show_view(then, MOMENT)
+    model = desk.models[Band.CHEAP]
+    qtbot.waitUntil(lambda: model.rowCount() == 1 and model.row_at(0).quantity == 2 and not model.busy,
+                    timeout=WAIT_MS)
+
+    dialog = desk.history.show_row(model.row_at(0))
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=WAIT_MS)
+    assert (cell(dialog, 0, "Change"), cell(dialog, 0, "Quantity")) == ("+2", "2")
+    assert f"as of {MOMENT.astimezone():%a %d %b %Y %H:%M}" in dialog.summary.text()
+    dialog.close()
+    desk.show_view(desk.query)
+    then.close()
+
+
+def test_the_committed_screenshot_exists():
+    shot = QImage(str(DOCS / "row-history.png"))
+    assert not shot.isNull(), "docs/screenshots/row-history.png is missing: run this file's screenshot test " \
+        "with ORDER_DESK_SCREENSHOTS_DIR=docs/screenshots"
