@@ -105,19 +105,23 @@ def _run_order_history(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _row_name(customer: str, item: str | None, price: int | None) -> str:
-    name = customer
-    if item is not None:
-        name += f" · {item}"
+def _row_part(item: str | None, price: int | None) -> str:
+    """ "Tea at £3.50", "Tea", "at £3.50": the rows asked about, besides the customer."""
+    parts = [] if item is None else [item]
     if price is not None:
-        name += f" at £{pence_to_decimal(price)}"
-    return name
+        parts.append(f"at £{pence_to_decimal(price)}")
+    return " ".join(parts)
+
+
+def _row_name(customer: str, item: str | None, price: int | None) -> str:
+    part = _row_part(item, price)
+    return f"{customer} · {part}" if part else customer
 
 
 def _unknown(customer: str, item: str | None, price: int | None) -> str:
     if item is None and price is None:
         return f"no customer {customer!r} is known"
-    return f"{customer!r} has no row {_row_name(customer, item, price)[len(customer) + 3:]!r}"
+    return f"{customer!r} has no row {_row_part(item, price)!r}"
 
 
 # -- JSON -----------------------------------------------------------------------------------------------------

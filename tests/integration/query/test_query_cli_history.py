@@ -81,6 +81,8 @@ def test_history_of_a_customer_and_of_an_order_as_tables(written, topic_ready, c
 @pytest.mark.parametrize(("argv", "message"), [
     (("--customer", "nobody-here"), "order-desk: no customer 'nobody-here' is known"),
     (("--customer", "cli-bea", "--item", "Tea", "--price", "9.99"), "order-desk: 'cli-bea' has no row 'Tea at £9.99'"),
+    (("--customer", "cli-bea", "--price", "65.01"), "order-desk: 'cli-bea' has no row 'at £65.01'"),
+    (("--customer", "cli-bea", "--item", "tea"), "order-desk: 'cli-bea' has no row 'tea'"),  # case kept
     (("--order", str(uuid.UUID(int=7))), f"order-desk: no order {uuid.UUID(int=7)} is known"),
     (("--order", "not-an-id"), "order-desk: Order id: is not an order id"),
     (("--customer", "cli-bea", "--price", "-1"), "order-desk: Unit price: must not have a sign"),
