@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+import msgspec
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from desktop_app import contracts
-from desktop_app.query.copies import SQL_IN_CHUNK
 from desktop_app.query.event_facts import row_quantities
+from desktop_app.query.item_sums import stored_text
 from desktop_app.query.orders_view import OrderDetail
 from desktop_app.query.schema import IgnoredEvent, OrderedItem, OrderRecord, OrderStatus
 
@@ -129,35 +131,48 @@ def _wanted(item: str | None, price: int | None) -> Callable[[RowOf], bool]:
     return lambda row: (item is None or row[0] == item) and (price is None or row[1] == price)
 
 
-_ORDER_COLUMNS = (
-    OrderRecord.order_id, OrderRecord.event_id, OrderRecord.placed_at, OrderRecord.source, OrderRecord.partition,
-    OrderRecord.offset, OrderRecord.lines, OrderRecord.status, OrderRecord.replaces, OrderRecord.replaced_by,
-    OrderRecord.reason, OrderRecord.cancel_event_id, OrderRecord.cancelled_at, OrderRecord.cancel_source,
-    OrderRecord.cancel_partition, OrderRecord.cancel_offset,
+# Read with plain driver SQL: times come back as their stored text and are parsed only for the orders that
+# hold a wanted row (SQLAlchemy's DateTime processing of every order of a customer was most of the read).
+_CUSTOMER_ORDERS = (
+    "SELECT order_id, event_id, placed_at, source, partition, offset, lines, status, replaces, replaced_by, reason,"
+    " cancel_event_id, cancelled_at, cancel_source, cancel_partition, cancel_offset FROM orders WHERE customer_id = ?"
 )
+_decode_lines = msgspec.json.Decoder(list[tuple[str, int, int]]).decode
+
+
+def _time_of(stored: Any) -> datetime:
+    return _utc(datetime.fromisoformat(stored_text(stored)))
+
+
+def _may_hold(item: str | None) -> Callable[[str], bool]:
+    """A quick look at an order's lines JSON before decoding it: False only when `item` cannot be in it. Only
+    for plain ASCII names, which every encoder of the lines (json's, msgspec's) writes as they are."""
+    if item is None or not item.isascii() or '"' in item or "\\" in item:
+        return lambda _lines: True
+    quoted = f'"{item}"'
+    return lambda lines: quoted in lines
 
 
 def _order_events(row: Any, wanted: Callable[[RowOf], bool]) -> list[_Event]:
     """An order's OrderPlaced (+ its lines on the wanted rows) and the OrderCancelled that applied (-)."""
     (order_id, event_id, placed_at, source, partition, offset, lines, status, replaces, replaced_by, reason,
      cancel_id, cancelled_at, cancel_source, cancel_partition, cancel_offset) = row
-    quantities = {key: quantity for key, quantity in
-                  row_quantities([tuple(line) for line in json.loads(lines)]).items() if wanted(key)}
+    quantities = {key: quantity for key, quantity in row_quantities(_decode_lines(lines)).items() if wanted(key)}
     if not quantities:
         return []
-    events = [_Event(_utc(placed_at), contracts.ORDER_PLACED, event_id, order_id, source, partition, offset,
+    events = [_Event(_time_of(placed_at), contracts.ORDER_PLACED, event_id, order_id, source, partition, offset,
                      APPLIED, quantities, f"amends {replaces}" if replaces else "")]
     if cancel_id is not None:
         note = f"amended: replaced by {replaced_by}" if status == OrderStatus.REPLACED.value and replaced_by \
             else (f"reason: {reason}" if reason else "")
-        events.append(_Event(_utc(cancelled_at), contracts.ORDER_CANCELLED, cancel_id, order_id, cancel_source or "",
-                             cancel_partition, cancel_offset, APPLIED,
+        events.append(_Event(_time_of(cancelled_at), contracts.ORDER_CANCELLED, cancel_id, order_id,
+                             cancel_source or "", cancel_partition, cancel_offset, APPLIED,
                              {key: -quantity for key, quantity in quantities.items()}, note))
     return events
 
 
 def _ignored_event(row: IgnoredEvent, changes: dict[RowOf, int]) -> _Event:
-    return _Event(_utc(row.occurred_at), row.event_type, row.event_id, row.order_id, row.source, row.partition,
+    return _Event(_time_of(row.occurred_at), row.event_type, row.event_id, row.order_id, row.source, row.partition,
                   row.offset, f"ignored: {row.reason}", changes, "")
 
 
@@ -193,12 +208,13 @@ class RowHistoryReads:
         def read(session: Session) -> RowHistory:
             events: list[_Event] = []
             touching: dict[tuple[str, int], set[RowOf]] = {}  # (order id, partition) -> wanted rows it holds
-            for row in session.exec(select(*_ORDER_COLUMNS).where(col(OrderRecord.customer_id) == customer_id)):
-                found = _order_events(row, wanted)
+            may_hold = _may_hold(item)
+            for row in session.connection().exec_driver_sql(_CUSTOMER_ORDERS, (customer_id,)):
+                found = _order_events(row, wanted) if may_hold(row[6]) else []
                 if found:
                     events += found
                     touching[(row[0], row[4])] = set(found[0].changes)
-            for ignored in _ignored_of(session, customer_id, sorted({order_id for order_id, _ in touching})):
+            for ignored in _ignored_of(session, customer_id):
                 rows = _rows_of_ignored(ignored, touching, wanted)
                 if rows is None and ignored.customer_id == customer_id and item is None and unit_price_pence is None:
                     rows = set()  # naming no row of its customer (an unknown order): part of the whole history
@@ -235,14 +251,11 @@ class RowHistoryReads:
         return OrderHistory(detail, tuple(steps))
 
 
-def _ignored_of(session: Session, customer_id: str, order_ids: list[str]) -> list[IgnoredEvent]:
+def _ignored_of(session: Session, customer_id: str) -> list[IgnoredEvent]:
     """The customer's ignored events, and other customers' ones naming the customer's orders."""
-    found = list(session.exec(select(IgnoredEvent).where(col(IgnoredEvent.customer_id) == customer_id)))
-    for start in range(0, len(order_ids), SQL_IN_CHUNK):
-        found += session.exec(select(IgnoredEvent).where(
-            col(IgnoredEvent.order_id).in_(order_ids[start:start + SQL_IN_CHUNK]),
-            col(IgnoredEvent.customer_id) != customer_id))
-    return found
+    customers_orders = select(OrderRecord.order_id).where(col(OrderRecord.customer_id) == customer_id)
+    return list(session.exec(select(IgnoredEvent).where(or_(
+        col(IgnoredEvent.customer_id) == customer_id, col(IgnoredEvent.order_id).in_(customers_orders)))))
 
 
 def _rows_of_ignored(row: IgnoredEvent, touching: dict[tuple[str, int], set[RowOf]],

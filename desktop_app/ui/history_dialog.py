@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QColor, QFont, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -27,8 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -36,17 +35,13 @@ from PySide6.QtWidgets import (
 from desktop_app.query.pounds import pence_to_decimal
 from desktop_app.query.raw_event import RawEvent
 from desktop_app.query.row_history import HistoryStep, OrderHistory, RowHistory
+from desktop_app.ui.history_steps import ORDER_COLUMNS, ROW_COLUMNS, StepsModel, step_texts
 from desktop_app.ui.items_tab import format_pounds
 
 log = logging.getLogger(__name__)
 
 RAW_EVENT_TIMEOUT_S = 10.0
 REFRESH_AFTER_MS = 300
-ROW_COLUMNS = ("Time", "Event", "Order", "Desk", "Partition", "Offset", "Item", "Unit price", "Change",
-               "Quantity", "Line value", "Outcome")
-ORDER_COLUMNS = ("Time", "Event", "Order", "Desk", "Partition", "Offset", "Change", "Quantity", "Value", "Outcome")
-NUMERIC = frozenset({"Partition", "Offset", "Unit price", "Change", "Quantity", "Line value", "Value"})
-IGNORED_COLOUR = QColor(120, 120, 120)
 PROBLEM_COLOUR = "#b00020"
 
 
@@ -69,22 +64,6 @@ class HistoryOf:
         if self.unit_price_pence is not None:
             name += f" at £{pence_to_decimal(self.unit_price_pence)}"
         return name
-
-
-def step_texts(step: HistoryStep, columns: tuple[str, ...]) -> list[str]:
-    """A step's cells as the dialog shows them (and Ctrl+C copies them)."""
-    cells = {
-        "Time": step.occurred_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), "Event": step.event_type,
-        "Order": step.order_id, "Desk": step.source, "Partition": str(step.partition), "Offset": str(step.offset),
-        "Item": step.item or "",
-        "Unit price": "" if step.unit_price_pence is None else format_pounds(step.unit_price_pence),
-        "Change": f"{step.change:+d}" if step.change else "0",
-        "Quantity": "" if step.quantity is None else str(step.quantity),
-        "Line value": "" if step.value_pence is None else format_pounds(step.value_pence),
-        "Value": "" if step.value_pence is None else format_pounds(step.value_pence),
-        "Outcome": step.outcome + (f" ({step.note})" if step.note else ""),
-    }
-    return [cells[name] for name in columns]
 
 
 def one_line(exc: BaseException) -> str:
@@ -123,8 +102,9 @@ class HistoryDialog(QDialog):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_AFTER_MS)
         self._refresh_timer.timeout.connect(self.refresh)
-        self.table = QTableWidget(0, len(self.columns))
-        self.table.setHorizontalHeaderLabels(list(self.columns))
+        self.steps_model = StepsModel(self.columns, self)
+        self.table = QTableView()
+        self.table.setModel(self.steps_model)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -132,12 +112,14 @@ class HistoryDialog(QDialog):
         self.table.verticalHeader().setDefaultSectionSize(24)
         self.table.setWordWrap(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setResizeContentsPrecision(50)  # widths from the first rows, not all
+        self._sized = False
         self.table.horizontalHeader().setStretchLastSection(True)
         self.copy_action = QAction("&Copy steps", self.table, shortcut=QKeySequence.StandardKey.Copy)
         self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.copy_action.triggered.connect(self.copy_selected_steps)
         self.table.addAction(self.copy_action)
-        self.table.currentCellChanged.connect(self._read_current_raw_event)
+        self.table.selectionModel().currentRowChanged.connect(self._read_current_raw_event)
 
         self.step_label = QLabel()  # the current step's whole outcome (the table may cut it short)
         self.step_label.setWordWrap(True)
@@ -228,27 +210,18 @@ class HistoryDialog(QDialog):
         if result is None or (isinstance(result, RowHistory) and not result.known):
             self._say(self.summary, f"The read model knows nothing of {_html(self.target.title)}.")
             self.history = None
-            self.table.setRowCount(0)
+            self.steps_model.set_steps(())
             return
         current = self.current_step()
         self.history = result
-        self.table.setRowCount(len(result.steps))
-        for row, step in enumerate(result.steps):
-            for column, text in enumerate(step_texts(step, self.columns)):
-                item = QTableWidgetItem(text)
-                if self.columns[column] in NUMERIC:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if not step.applied:
-                    item.setForeground(IGNORED_COLOUR)
-                item.setToolTip(f"{step.event_type} {step.event_id}\n{step.outcome}")
-                self.table.setItem(row, column, item)
-        for column in range(len(self.columns) - 1):  # the outcome takes what is left (all of it in the tooltip)
-            self.table.resizeColumnToContents(column)
+        self.steps_model.set_steps(result.steps)
+        if not self._sized:  # once, from the first rows (the outcome takes what is left; all of it in the tooltip)
+            self.table.horizontalHeader().resizeSections(QHeaderView.ResizeMode.ResizeToContents)
+            self._sized = True
         self._say(self.summary, self._summary_text(result), problem=self._disagrees(result))
         again = [row for row, step in enumerate(result.steps) if current is not None and step == current]
         if result.steps:
-            self.table.selectRow(again[0] if again else len(result.steps) - 1)
-            self._read_current_raw_event()
+            self.table.selectRow(again[0] if again else len(result.steps) - 1)  # its raw event is read next
 
     @staticmethod
     def _disagrees(history: RowHistory | OrderHistory) -> bool:
@@ -285,7 +258,7 @@ class HistoryDialog(QDialog):
 
     # -- the raw event (from the log) ---------------------------------------------------------------
     def current_step(self) -> HistoryStep | None:
-        row = self.table.currentRow()
+        row = self.table.currentIndex().row()
         if self.history is None or not 0 <= row < len(self.history.steps):
             return None
         return self.history.steps[row]
