@@ -3,6 +3,7 @@ order, from the read model, in log order, with running quantities that end at th
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timezone
 
@@ -144,3 +145,16 @@ def test_an_orders_history_counts_it_while_placed_and_not_after_its_cancellation
     assert history.detail.order.order_id == placed.payload.order_id
     assert read_model.order_history(uuid.uuid4()) is None
     assert read_model.order_history("not an id") is None
+
+
+def test_rows_named_beyond_plain_ascii_are_found_however_their_lines_were_encoded(projector, read_model, records):
+    names = ["Café crème", 'Tea "Earl Grey"', "Back\\slash", "Tea"]
+    projector.apply([records.event(order("ida", *[(name, 250, 1) for name in names]))])
+    with projector.engine.begin() as connection:  # as json's encoder wrote them before msgspec: non-ASCII escaped
+        connection.exec_driver_sql("UPDATE orders SET lines = ?", (json.dumps([[n, 250, 1] for n in names]),))
+
+    for name in names:
+        history = read_model.row_history("ida", name, 250)
+        assert [(s.item, s.quantity) for s in history.steps] == [(name, 1)], name
+        assert history.disagreements() == {}
+    assert read_model.row_history("ida", "Tea", 250).steps[0].item == "Tea"  # not "Tea \"Earl Grey\""
