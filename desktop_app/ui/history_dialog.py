@@ -216,8 +216,13 @@ class HistoryDialog(QDialog):
         self.history = result
         self.steps_model.set_steps(result.steps)
         if not self._sized:  # once, from the first rows (the outcome takes what is left; all of it in the tooltip)
-            self.table.horizontalHeader().resizeSections(QHeaderView.ResizeMode.ResizeToContents)
+            header = self.table.horizontalHeader()
+            header.resizeSections(QHeaderView.ResizeMode.ResizeToContents)
             self._sized = True
+            screen = self.screen().availableGeometry().width() if self.screen() is not None else self.width()
+            wanted = header.length() + 60  # every column, with the margins and a scroll bar
+            if wanted > self.width():
+                self.resize(min(wanted, int(screen * 0.95)), self.height())
         self._say(self.summary, self._summary_text(result), problem=self._disagrees(result))
         again = [row for row, step in enumerate(result.steps) if current is not None and step == current]
         if result.steps:
