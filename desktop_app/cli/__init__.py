@@ -1,5 +1,5 @@
 """`order-desk`: the GUI with no subcommand; broker / place / items / summary / rebuild / orders / order /
-ignored / cancel / amend otherwise."""
+ignored / cancel / amend / history otherwise."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES = (
     "desktop_app.cli.read_cmds",
     "desktop_app.cli.order_cmds",
     "desktop_app.cli.change_cmds",
+    "desktop_app.cli.history_cmds",
 )
 
 EPILOG = f"""\
@@ -47,6 +48,7 @@ Examples:
   order-desk items --as-of 2026-11-27T18:00 --json   (the view as it stood then; local time)
   order-desk orders --customer alice --status placed
   order-desk order 0b9f6a52-3c1e-4d2f-9a57-1f7e3b2c4d5e --json
+  order-desk history --customer alice --item "Tea" --price 3.50
   order-desk cancel 0b9f6a52-3c1e-4d2f-9a57-1f7e3b2c4d5e --reason "wrong size" --wait
   order-desk broker status --json
 """

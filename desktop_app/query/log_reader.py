@@ -71,7 +71,11 @@ class LogReader:
                                           auto_offset_reset="none")
 
     async def __aenter__(self) -> LogReader:
-        await self._consumer.start()
+        try:
+            await self._consumer.start()
+        except BaseException:  # a cluster out of reach: close the client, or it is left open (and logged so)
+            await self._consumer.stop()
+            raise
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -13,12 +13,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aiokafka.errors import KafkaError
+
 from desktop_app.query import schema
 from desktop_app.query.as_of import AsOfJob
 from desktop_app.query.bands import Band
 from desktop_app.query.day_values import DayValues
 from desktop_app.query.event_log import EventLog, ViewVerdicts
+from desktop_app.query.log_reader import LogReadError, read_records_blocking
 from desktop_app.query.orders_view import IgnoredRow, OrderDetail, OrderRow, OrderStatus
+from desktop_app.query.raw_event import RawEvent
+from desktop_app.query.row_history import OrderHistory, RowHistory
 from desktop_app.query.view_health import DamagedView, ViewUnavailable
 from desktop_app.query.views import DEFAULT_ORDER, ItemRow, Lag, QuarantinedRow, ReadModel, Summary, compute_lag
 
@@ -123,6 +128,24 @@ class ViewReads:
 
     def orders_behind(self, customer_id: str, item: str, unit_price_pence: int) -> list[OrderRow]:
         return self._reading(lambda: self.read_model.orders_behind(customer_id, item, unit_price_pence))
+
+    # -- why a row says what it says (see row_history): steps from the view, the raw event from the log ---------
+    def row_history(self, customer_id: str, item: str | None = None,
+                    unit_price_pence: int | None = None) -> RowHistory:
+        return self._reading(lambda: self.read_model.row_history(customer_id, item, unit_price_pence))
+
+    def order_history(self, order_id: uuid.UUID | str) -> OrderHistory | None:
+        return self._reading(lambda: self.read_model.order_history(order_id))
+
+    def raw_event(self, partition: int, offset: int, timeout: float = 15.0) -> RawEvent:
+        """The record at (partition, offset) of the topic, read from the log. LogReadError (one line) if the
+        log holds none there or the cluster cannot be reached within `timeout` seconds."""
+        try:
+            [record] = read_records_blocking(self._client_kwargs, self.topic, [(partition, offset)], timeout)
+        except (KafkaError, TimeoutError) as exc:
+            servers = self._client_kwargs.get("bootstrap_servers")
+            raise LogReadError(f"the Kafka cluster at {servers} cannot be reached ({type(exc).__name__})") from exc
+        return RawEvent(record)
 
     def ignored(self, limit: int = 100) -> list[IgnoredRow]:
         return self._reading(lambda: self.read_model.ignored(limit))

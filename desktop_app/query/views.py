@@ -27,6 +27,7 @@ from desktop_app.query.bands import Band
 from desktop_app.query.day_values import DayValueReads
 from desktop_app.query.orders_view import OrderReads
 from desktop_app.query.pounds import pence_to_decimal
+from desktop_app.query.row_history import RowHistoryReads
 from desktop_app.query.schema import (
     AppliedEvent,
     IgnoredEvent,
@@ -150,7 +151,7 @@ def _item_row(row: Sequence[Any]) -> ItemRow:
     return ItemRow(customer_id, item, price, Band(band), quantity, orders, _as_utc(first), _as_utc(last))
 
 
-class ReadModel(OrderReads, DayValueReads):
+class ReadModel(OrderReads, DayValueReads, RowHistoryReads):
     """Reads of the current generation of one read model. Cheap to share between threads.
 
     `db_path` is the read model's base path; `engine` pins the reads to that engine (no pointer followed).

@@ -1,4 +1,5 @@
-"""What a clerk does with rows of a band tab: copy them, filter to their customer, see the orders behind one.
+"""What a clerk does with rows of a band tab: copy them, filter to their customer, see the orders behind one,
+ask why one says what it says (Ctrl+H; the window's HistoryLauncher sets `show_history`).
 
 Every text is the one the tab shows (`table_text`), money as £ from Decimal.
 """
@@ -14,6 +15,8 @@ from PySide6.QtWidgets import QApplication, QMenu
 from desktop_app.query.views import ItemRow
 from desktop_app.ui.items_tab import ItemsTableModel, ItemsView
 from desktop_app.ui.table_text import rows_as_tsv
+
+HISTORY_KEYS = (QKeySequence("Ctrl+H"),)
 
 
 class RowActions:
@@ -35,6 +38,12 @@ class RowActions:
         self.orders_action.triggered.connect(self.show_orders_behind_current_row)
         view.addAction(self.orders_action)
         view.doubleClicked.connect(self._show_orders_behind_index)
+        self.show_history: Callable[[ItemRow], object] | None = None
+        self.history_action = QAction("&Why this row?…", view)
+        self.history_action.setShortcuts(list(HISTORY_KEYS))
+        self.history_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.history_action.triggered.connect(self.show_history_of_current_row)
+        view.addAction(self.history_action)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.customContextMenuRequested.connect(self.show_menu)
         self.menu: QMenu | None = None
@@ -50,6 +59,11 @@ class RowActions:
     def _show_orders_behind_index(self, index: QModelIndex) -> None:
         if index.isValid() and index.row() < self.model.rowCount():
             self._show_orders_behind(self.model.row_at(index.row()))
+
+    def show_history_of_current_row(self) -> None:
+        index = self.view.currentIndex()
+        if self.show_history is not None and index.isValid() and index.row() < self.model.rowCount():
+            self.show_history(self.model.row_at(index.row()))
 
     def copy_selected_rows(self) -> None:
         rows = self.selected_rows()
@@ -67,6 +81,8 @@ class RowActions:
         customer = self.model.row_at(index.row()).customer_id
         menu = QMenu(self.view)
         menu.addAction(self.orders_action)
+        if self.show_history is not None:
+            menu.addAction(self.history_action)
         menu.addAction(self.copy_action)
         show_only = menu.addAction(f"Show only {customer.replace('&', '&&')}'s items")
         show_only.triggered.connect(lambda: self._filter_to_customer(customer))

@@ -35,6 +35,7 @@ from desktop_app.ui.chart_tab import ChartTab
 from desktop_app.ui.desk_actions import QuitGuard, TabExport
 from desktop_app.ui.desk_dialogs import show_about, show_quarantine
 from desktop_app.ui.event_log_dialog import EventLogLauncher
+from desktop_app.ui.history_launch import HistoryLauncher
 from desktop_app.ui.items_actions import RowActions
 from desktop_app.ui.items_tab import ItemsTableModel, ItemsView
 from desktop_app.ui.order_actions import OrderActions
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self.order_actions = OrderActions(self, self.command, self.query, self.form, self.receipts, self.report)
         self.orders = OrdersTableModel(self.query, self, self._row_reader)
         self.orders_tab = OrdersTab(self.orders, self.order_actions.cancel, self.order_actions.amend, self.report)
+        self.history = HistoryLauncher(self)  # Why this row? (Ctrl+H) on the band rows and the orders
         self.tab_models: list[PagedRowsModel] = [*self.models.values(), self.orders]  # in tab order
         self.tabs = QTabWidget()
         for band, view in self.views.items():

@@ -1,4 +1,4 @@
-"""The Orders tab: every order, newest first, with Cancel order… and Amend order… on each.
+"""The Orders tab: every order, newest first, with Cancel order…, Amend order… and Why this order?… on each.
 
 Above the list, when it shows the orders behind one band row, a line says so with a way back to all orders.
 """
@@ -29,6 +29,7 @@ from desktop_app.ui.table_text import rows_as_tsv
 
 CANCEL_KEYS = (QKeySequence(Qt.Key.Key_Delete),)
 AMEND_KEYS = (QKeySequence("Ctrl+E"),)
+HISTORY_KEYS = (QKeySequence("Ctrl+H"),)
 
 OrderAction = Callable[[OrderRow], None]
 
@@ -79,6 +80,8 @@ class OrdersTab(QWidget):
         self.amend_action = self._view_action("&Amend order…", AMEND_KEYS, self.amend_current)
         self.copy_action = self._view_action("Co&py", (QKeySequence(QKeySequence.StandardKey.Copy),),
                                              self.copy_current)
+        self.show_history: OrderAction | None = None  # set by the window's HistoryLauncher
+        self.history_action = self._view_action("&Why this order?…", HISTORY_KEYS, self.history_of_current)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self.show_menu)
         self.menu: QMenu | None = None
@@ -123,6 +126,10 @@ class OrdersTab(QWidget):
         if (order := self._chosen_order("amend")) is not None:
             self._amend(order)
 
+    def history_of_current(self) -> None:
+        if self.show_history is not None and (order := self._chosen_order("explain")) is not None:
+            self.show_history(order)
+
     def _chosen_order(self, verb: str) -> OrderRow | None:
         order = self.current_order()
         if order is None:
@@ -144,6 +151,8 @@ class OrdersTab(QWidget):
         menu = QMenu(self.view)
         menu.addAction(self.cancel_action)
         menu.addAction(self.amend_action)
+        if self.show_history is not None:
+            menu.addAction(self.history_action)
         menu.addSeparator()
         menu.addAction(self.copy_action)
         menu.aboutToHide.connect(self._enable_actions)  # the shortcuts always work; they explain a refusal

@@ -59,7 +59,7 @@ def test_the_row_menu_copies_and_filters_to_the_customer(desk, qtbot):
     menu = desk.row_actions[Band.CHEAP].menu
     assert menu is not None
     actions = {action.text().replace("&", ""): action for action in menu.actions()}
-    assert set(actions) == {"Show the orders behind this row", "Copy rows", "Show only bob's items"}
+    assert set(actions) == {"Show the orders behind this row", "Why this row?…", "Copy rows", "Show only bob's items"}
     actions["Copy rows"].trigger()
     assert QApplication.clipboard().text().splitlines()[1].split("\t") == shown(model, bob)
     menu.close()
