@@ -73,3 +73,10 @@ def test_only_the_chart_draws_with_pyqtgraph():
     users = [module for module, names in imported_modules("").items()
              if any(name.split(".")[0] == "pyqtgraph" for name in names)]
     assert users == ["ui/day_chart.py"]
+
+
+def test_test_files_have_unique_names():
+    """pytest imports test files by their base name (the test folders are not packages): two files of one
+    name stop the whole run at collection, so each name is used once under tests/."""
+    names = [path.name for path in (PACKAGE.parent / "tests").rglob("test_*.py")]
+    assert sorted({name for name in names if names.count(name) > 1}) == []
