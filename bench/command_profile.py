@@ -7,6 +7,9 @@ does, and prints both rates and their ratio. The app run also reports the wall t
 the outbox, its writes (attempted, published), handing records to the producer and waiting for acks.
 `--cprofile` adds cProfile's top functions of the event loop's thread and of the worker threads.
 
+`--relay-only`: the relay alone drains an outbox filled in one transaction (timed from that commit to the
+last acknowledgement recorded), against the raw producer; nothing else competes with it.
+
 `--offline` needs no broker: the CPU µs per order of each stage of the accept path and of the relay's outbox
 work, run one after the other in this thread (best of --reps), for comparing changes on a loaded machine.
 """
@@ -123,6 +126,31 @@ def top(profiles: list[cProfile.Profile], lines: int) -> str:
     return out.getvalue()
 
 
+async def relay_only_seconds(ctx: BenchContext, topic: str, commands: list[Any]) -> float:
+    """Seconds for the relay to publish `commands`, accepted in one transaction once it is connected."""
+    from desktop_app.command import model
+    folder = ctx.fresh_dir("relay-only")
+    service = CommandService(folder / "command.db", ctx.cluster.client_kwargs, topic, "bench-command")
+    await service.start()
+    try:
+        async with asyncio.timeout(60):
+            while not service.relay_connected:
+                await asyncio.sleep(0.01)
+        filler = Outbox(folder / "command.db", topic)
+        try:
+            events = [model.check(cmd).to_event("bench-command") for cmd in commands]
+            await asyncio.to_thread(filler.accept_many, events)
+        finally:
+            filler.close()
+        started, cpu = time.perf_counter(), time.process_time()
+        service._started()[1].wake()
+        await service.wait_published(commands[-1].command_id, 600)
+        print(f"  relay alone: {1e6 * (time.process_time() - cpu) / len(commands):.1f} µs CPU per order")
+        return time.perf_counter() - started
+    finally:
+        await service.stop()
+
+
 def offline(orders: int, chunk: int, reps: int) -> None:
     """CPU µs per order of each stage, best of `reps`, no broker (see the module doc)."""
     from desktop_app.command import model
@@ -177,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cprofile", action="store_true", help="cProfile the app runs (slows them down)")
     parser.add_argument("--lines", type=int, default=35)
     parser.add_argument("--offline", action="store_true", help="no broker: CPU per stage (see the module doc)")
+    parser.add_argument("--relay-only", action="store_true", help="the relay draining a full outbox (module doc)")
     args = parser.parse_args(argv)
     if args.offline:
         offline(args.orders, args.chunk, args.reps)
@@ -200,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     topic = cluster.new_topic("command")
                     cpu = time.process_time()
-                    if args.cprofile:
+                    if args.relay_only:
+                        app_s = asyncio.run(relay_only_seconds(ctx, topic, commands))
+                    elif args.cprofile:
                         with ThreadProfiles() as threads:
                             main_profile.enable()
                             app_s = asyncio.run(app_seconds(ctx, topic, commands, args.chunk))
