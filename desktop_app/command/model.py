@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -98,7 +97,8 @@ class LineInput:
 
 
 def new_command_id() -> str:
-    return str(uuid.uuid4())
+    """Time-ordered, as event ids are (`contracts.new_id`): the outbox's index of command ids is appended to."""
+    return str(contracts.new_id())
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,8 @@ def test_relayed_events_land_where_send_would_put_them_in_order_at_their_receipt
     for customer in CUSTOMERS:  # one partition per customer, its events in submission order
         mine = [entry for entry in logged if entry.event.payload.customer_id == customer]
         assert len({entry.partition for entry in mine}) == 1
-        assert [e.event.payload.command_id for e in mine] == [c.command_id for c in commands if c.customer_id == customer]
+        submitted = [c.command_id for c in commands if c.customer_id == customer]
+        assert [e.event.payload.command_id for e in mine] == submitted
 
     outbox = Outbox(topic_ready.command_db_path, topic_ready.topic)
     try:
