@@ -1,5 +1,5 @@
-"""contracts.new_id: event and command ids are UUIDs version 7, ordered by the time they were made; order ids
-stay random (clerks tell orders apart by their first 8 characters)."""
+"""contracts: event and command ids are UUIDs version 7, ordered by the time they were made, order ids stay
+random (clerks tell orders apart by their first 8 characters); events are not tracked by the garbage collector."""
 
 from __future__ import annotations
 
@@ -37,3 +37,16 @@ def test_event_and_command_ids_are_time_ordered_and_order_ids_random() -> None:
               for n in range(50)]
     assert {o.payload.order_id.version for o in orders} == {4}
     assert len({str(o.payload.order_id)[:8] for o in orders}) == 50  # made in the same instant, told apart
+
+
+def test_events_built_or_decoded_are_not_tracked_by_the_garbage_collector() -> None:
+    import gc
+
+    line = contracts.OrderLine(item="Tea", unit_price_pence=350, quantity=1)
+    placed = contracts.new_order_placed(customer_id="alice", command_id="c1", lines=[line], source="t")
+    cancelled = contracts.new_order_cancelled(order_id=placed.payload.order_id, customer_id="alice",
+                                              command_id="c2", reason="", source="t")
+    record = contracts.encode(placed)
+    decoded = contracts.decode(record.value, record.headers)
+    for struct in (line, placed, placed.payload, cancelled, cancelled.payload, decoded, decoded.payload.lines[0]):
+        assert not gc.is_tracked(struct), type(struct).__name__
