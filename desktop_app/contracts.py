@@ -37,7 +37,9 @@ the log, not of the order in which a reader happens to interleave its partitions
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -75,7 +77,11 @@ Quantity = Annotated[int, Meta(ge=1, le=MAX_QUANTITY)]
 AwareTime = Annotated[datetime, Meta(tz=True)]
 
 
-class OrderLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+# gc=False: the garbage collector neither tracks nor walks the events (msgspec allows it for Structs that can
+# never be part of a reference cycle: these are frozen and hold only text, numbers, ids, times and tuples of
+# lines). Building and decoding them allocates many objects; tracked, they made the collector run and walk a
+# large heap (an import of 50k orders, a replay): 8-10 µs of the command path's ~25 per order to build them.
+class OrderLine(msgspec.Struct, frozen=True, gc=False, kw_only=True, forbid_unknown_fields=True):
     item: Annotated[str, Meta(min_length=1, max_length=MAX_ITEM)]
     unit_price_pence: PricePence
     quantity: Quantity
@@ -83,7 +89,8 @@ class OrderLine(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 # omit_defaults: `replaces` (its only default) is left out of a plain order's JSON, so that JSON is what it was
 # before amendments existed (same bytes, same digest)
-class OrderPlacedV1(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+class OrderPlacedV1(msgspec.Struct, frozen=True, gc=False, kw_only=True, forbid_unknown_fields=True,
+                    omit_defaults=True):
     order_id: uuid.UUID
     customer_id: CustomerId
     command_id: CommandId
@@ -95,14 +102,14 @@ class OrderPlacedV1(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         return sum(line.unit_price_pence * line.quantity for line in self.lines)
 
 
-class OrderCancelledV1(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class OrderCancelledV1(msgspec.Struct, frozen=True, gc=False, kw_only=True, forbid_unknown_fields=True):
     order_id: uuid.UUID
     customer_id: CustomerId
     command_id: CommandId
     reason: Annotated[str, Meta(max_length=MAX_REASON)] = ""
 
 
-class _Envelope(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field=TAG_FIELD):
+class _Envelope(msgspec.Struct, frozen=True, gc=False, kw_only=True, forbid_unknown_fields=True, tag_field=TAG_FIELD):
     """What every event has: its id, version, time and source. `event_type` is the union's tag."""
 
     event_id: uuid.UUID
@@ -174,13 +181,26 @@ def _checked(event: _E) -> _E:
         raise ValueError(f"not a valid {event.event_type} event: {exc}") from None
 
 
+def new_id() -> uuid.UUID:
+    """A fresh event id (or command id): a UUID version 7 (RFC 9562), the milliseconds since 1970 in its
+    first 48 bits, then 74 random bits. Ids made later sort after those made earlier, so the B-trees that
+    index them (the outbox, the view's applied events) are appended to rather than written at random places,
+    which costs less and less the bigger they grow. The contract asks for a UUID of any version: ids made
+    before (version 4) stay as they are. Order ids stay random (version 4): clerks tell orders apart by
+    their first 8 characters, which in a version 7 id change only once a minute."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # the RFC 4122 / 9562 variant
+    return uuid.UUID(int=value)
+
+
 def new_order_placed(
     *, customer_id: str, command_id: str, lines: list[OrderLine] | tuple[OrderLine, ...], source: str,
     order_id: uuid.UUID | None = None, occurred_at: datetime | None = None, replaces: uuid.UUID | None = None,
 ) -> EventEnvelope:
     """A new OrderPlaced (fresh event id, now unless given). ValueError if the contract refuses a value."""
     return _checked(EventEnvelope(
-        event_id=uuid.uuid4(), schema_version=SCHEMA_VERSION, source=source,
+        event_id=new_id(), schema_version=SCHEMA_VERSION, source=source,
         occurred_at=occurred_at or datetime.now(timezone.utc),
         payload=OrderPlacedV1(order_id=order_id or uuid.uuid4(), customer_id=customer_id, command_id=command_id,
                               lines=tuple(lines), replaces=replaces),
@@ -193,7 +213,7 @@ def new_order_cancelled(
 ) -> CancelEnvelope:
     """A new OrderCancelled (fresh event id, now unless given). ValueError if the contract refuses a value."""
     return _checked(CancelEnvelope(
-        event_id=uuid.uuid4(), schema_version=SCHEMA_VERSION, source=source,
+        event_id=new_id(), schema_version=SCHEMA_VERSION, source=source,
         occurred_at=occurred_at or datetime.now(timezone.utc),
         payload=OrderCancelledV1(order_id=order_id, customer_id=customer_id, command_id=command_id, reason=reason),
     ))

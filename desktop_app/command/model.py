@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -45,6 +44,7 @@ _UNREADABLE_CATEGORIES = frozenset({"Co", "Cn"})
 _PLAIN_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 _GROUPED_AMOUNT = re.compile(r"[0-9]{1,3}(?:[,_' \u00a0\u202f][0-9]{3})+(?:\.[0-9]+)?", re.ASCII)
 _WHOLE_NUMBER = re.compile(r"[0-9]+", re.ASCII)
+_PLAIN_PRICE = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,2}))?", re.ASCII)  # what parse_price_pence reads at once
 
 
 class Problem(NamedTuple):
@@ -97,7 +97,8 @@ class LineInput:
 
 
 def new_command_id() -> str:
-    return str(uuid.uuid4())
+    """Time-ordered, as event ids are (`contracts.new_id`): the outbox's index of command ids is appended to."""
+    return str(contracts.new_id())
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,12 @@ def parse_price_pence(text: object) -> int:
     Accepts digits with an optional point and at most 2 decimals, an optional leading "£", and
     surrounding spaces. Refuses NaN, infinity, exponents, signs, thousands separators and empty text.
     """
+    if type(text) is str:  # the common case, digits with at most 2 decimals: no Decimal needed
+        plain = _PLAIN_PRICE.fullmatch(text)
+        if plain is not None:
+            pence = int(plain[1]) * 100 + int((plain[2] or "0").ljust(2, "0"))
+            if 0 < pence <= contracts.MAX_PRICE_PENCE:
+                return pence
     if isinstance(text, Decimal):
         text = format(text, "f") if text.is_finite() else str(text)
     if not isinstance(text, str):
@@ -180,6 +187,9 @@ def parse_price_pence(text: object) -> int:
 
 def parse_quantity(value: object) -> int:
     """A whole number from 1 to MAX_QUANTITY, given as int or digits. Raises ValueError with a reason."""
+    if type(value) is str and len(value) <= 5 and value.isascii() and value.isdigit() \
+            and 1 <= int(value) <= contracts.MAX_QUANTITY:
+        return int(value)  # the common case: a few plain digits, in range
     if isinstance(value, bool):
         raise ValueError("must be a whole number")
     if isinstance(value, int):
@@ -321,9 +331,14 @@ def examine_lines(raw: object) -> tuple[tuple[contracts.OrderLine, ...], tuple[P
         if not isinstance(line, LineInput):
             problems.append(Problem(f"line[{number}].item", "is not an order line"))
             continue
-        item = parse_noting(problems, f"line[{number}].item", item_name_of, line.item)
-        pence = parse_noting(problems, f"line[{number}].price", parse_price_pence, line.price)
-        quantity = parse_noting(problems, f"line[{number}].quantity", parse_quantity, line.quantity)
-        if item is not None and pence is not None and quantity is not None:
-            lines.append(contracts.OrderLine(item=item, unit_price_pence=pence, quantity=quantity))
+        try:  # a valid line at once; a refused one again below, noting each problem under its field name
+            lines.append(contracts.OrderLine(item=item_name_of(line.item),
+                                             unit_price_pence=parse_price_pence(line.price),
+                                             quantity=parse_quantity(line.quantity)))
+            continue
+        except ValueError:
+            pass
+        parse_noting(problems, f"line[{number}].item", item_name_of, line.item)
+        parse_noting(problems, f"line[{number}].price", parse_price_pence, line.price)
+        parse_noting(problems, f"line[{number}].quantity", parse_quantity, line.quantity)
     return tuple(lines), tuple(problems)

@@ -1,7 +1,8 @@
 """The command side's own store: every accepted event, in submission order, and its publish state.
 
 One SQLite file (`command.db`), WAL mode, synchronous=FULL: once `accept()` returns, the event survives
-a crash of the app or of the OS. `command_id` is unique, so a resubmitted command gets its first
+a crash of the app or of the OS (the relay's notes, attempted and published, do not wait for the disk: see
+`mark_published`). `command_id` is unique, so a resubmitted command gets its first
 receipt back and no second event. Rows are never deleted; `seq` is the submission order.
 
 Each row records the topic its event was accepted for (the desk's topic at that moment), and the relay
@@ -248,15 +249,22 @@ class Outbox:
             self._conn.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, synced: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction. `synced=False`: its commit does not wait for the disk (see `mark_published`)."""
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            if not synced:
+                self._conn.execute("PRAGMA synchronous = NORMAL")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._conn.execute("COMMIT")
+            finally:
+                if not synced:
+                    self._conn.execute("PRAGMA synchronous = FULL")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -301,18 +309,24 @@ class Outbox:
             yield OutboxChange(conn, self.topic, _now())
 
     def mark_attempted(self, seqs: Iterable[int], at: float | None = None) -> None:
-        """Note the first time these events were handed to a producer (bounds a later log search)."""
+        """Note the first time these events were handed to a producer (bounds a later log search).
+        Not synced to disk, as `mark_published`."""
         stamp = time.time() if at is None else at
-        with self._write() as conn:
+        with self._write(synced=False) as conn:
             conn.executemany(
                 "UPDATE outbox SET attempted_at = ? WHERE seq = ? AND attempted_at IS NULL",
                 [(stamp, seq) for seq in seqs],
             )
 
     def mark_published(self, acks: Iterable[Acknowledgement]) -> None:
-        """Record broker acknowledgements, all in one transaction. Already published rows keep theirs."""
+        """Record broker acknowledgements, all in one transaction. Already published rows keep theirs.
+
+        The commit does not wait for the disk (synchronous=NORMAL for this transaction): it survives a crash
+        of the app, and the next synced commit (an accepted command) or checkpoint makes it durable. Lost in
+        an OS crash, the events are simply pending again: the relay finds them in the log or re-sends them
+        (at least once, deduplicated by event id; see relay). Accepting a command always waits for the disk."""
         stamp = _now()
-        with self._write() as conn:
+        with self._write(synced=False) as conn:
             conn.executemany(
                 'UPDATE outbox SET published_at = ?, partition = ?, "offset" = ?'
                 " WHERE seq = ? AND published_at IS NULL",

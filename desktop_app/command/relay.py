@@ -2,7 +2,7 @@
 
 How an event travels
     Each round takes the oldest pending events (submission order), notes them as attempted, sends
-    them all (`send()` futures gathered, key = customer id), each to the topic it was accepted for
+    them all (in per-partition batches, key = customer id: `record_batches`), each to the topic it was accepted for
     (recorded in the outbox, so a later process configured with another topic still sends it where
     the clerk was told it would go), and records each acknowledged
     (partition, offset) in one outbox transaction. The next round starts only after that, so a
@@ -60,6 +60,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from desktop_app import contracts
 from desktop_app.command.outbox import Acknowledgement, Outbox, PendingEvent
+from desktop_app.command.record_batches import OutgoingRecord, RecordBatcher
 from desktop_app.kafka_errors import explain_unreachable
 from desktop_app.kafka_internals import abandon_unsent_batches, refresh_metadata
 
@@ -125,6 +126,7 @@ class Relay:
         self._lock = filelock.FileLock(str(lock_path), thread_local=False)
         self._holds_lock = False
         self._producer: AIOKafkaProducer | None = None
+        self._batcher: RecordBatcher | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._wakeup = asyncio.Event()
@@ -258,12 +260,13 @@ class Relay:
             await self._stop_quietly(producer)
             raise
         self._producer = producer
+        self._batcher = RecordBatcher(producer)
         self._last_contact = time.monotonic()
         self._set_status(True, None)
 
     async def _close_producer(self) -> None:
         self._provisioned = {self._outbox.topic}  # a new session checks other topics again
-        producer, self._producer = self._producer, None
+        producer, self._producer, self._batcher = self._producer, None, None
         if producer is not None:
             await self._stop_quietly(producer)
 
@@ -315,25 +318,21 @@ class Relay:
         if first_attempts:
             await asyncio.to_thread(self._outbox.mark_attempted, first_attempts)
 
-        futures: list[asyncio.Future[Any]] = []
-        send_error: Exception | None = None
-        for pending in batch:
-            try:
-                futures.append(
-                    await producer.send(
-                        pending.topic, pending.event_json, key=pending.customer_id.encode("utf-8"),
-                        headers=pending.headers,  # the stored JSON as it is, with its type's headers
-                    )
-                )
-            except Exception as exc:  # the rest stays pending; what was handed over is awaited below
-                send_error = exc
-                break
-        outcomes = await self._await_acks(futures)
+        assert self._batcher is not None
+        handed = await self._batcher.hand_over([
+            OutgoingRecord(pending.topic, contracts.event_key(pending.customer_id), pending.event_json,
+                           pending.headers)  # the stored JSON as it is, with its type's headers
+            for pending in batch
+        ])
+        await self._await_acks(handed.futures)
+        outcomes = handed.outcomes()
 
         acks: list[Acknowledgement] = []
         failed_customers: set[tuple[str, str]] = set()  # (topic, customer): one partition's order
         first_error: BaseException | None = None
-        for pending, outcome in zip(batch, outcomes):
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if outcome is None:  # not handed over: stays pending
+                continue
             if isinstance(outcome, BaseException):
                 first_error = first_error or outcome
                 failed_customers.add((pending.topic, pending.customer_id))
@@ -351,18 +350,17 @@ class Relay:
             await asyncio.to_thread(self._outbox.mark_published, acks)
             self._signal_progress()
             self._last_contact = time.monotonic()
-        error = first_error or send_error
+        error = first_error or handed.error
         if error is not None:
             raise error if isinstance(error, Exception) else RuntimeError(_describe(error))
         self._set_status(True, None)
 
-    async def _await_acks(self, futures: list[asyncio.Future[Any]]) -> list[Any]:
+    async def _await_acks(self, futures: list[asyncio.Future[Any]]) -> None:
         waiting = set(futures)
         while waiting:
             done, waiting = await asyncio.wait(waiting, timeout=self._options.stall_after_s)
             if waiting and not done:
-                self._set_status(False, f"the broker has not acknowledged {len(waiting)} events yet")
-        return [future.exception() or future.result() for future in futures]
+                self._set_status(False, f"the broker has not acknowledged {len(waiting)} batches of events yet")
 
     # -- recovery ------------------------------------------------------------------------------
     async def _recover_from_log(self) -> None:

@@ -93,6 +93,34 @@ def test_the_store_is_wal_with_full_sync(outbox: Outbox, tmp_path: Path) -> None
     assert outbox._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL, on the outbox's own connection
 
 
+def test_accepting_waits_for_the_disk_and_only_the_relays_notes_do_not(outbox: Outbox) -> None:
+    """Each commit runs at the connection's synchronous level: FULL for an accepted command (it must survive
+    an OS crash before place_order returns); NORMAL only inside the relay's attempted/published notes."""
+    levels: list[int] = []  # the synchronous level at each write transaction's COMMIT
+    writing = []
+    real_execute = outbox._conn.execute
+
+    def note(statement: str) -> None:
+        if statement.startswith("BEGIN"):
+            writing[:] = [statement == "BEGIN IMMEDIATE"]
+        elif statement == "COMMIT" and writing == [True]:
+            levels.append(real_execute("PRAGMA synchronous").fetchone()[0])
+    outbox._conn.set_trace_callback(note)
+
+    outbox.accept(event(command_id="cmd-1"))
+    outbox.accept_many([event(command_id="cmd-2"), event(command_id="cmd-3")])
+    accepted_levels = list(levels)
+    seqs = [p.seq for p in outbox.pending(10)]
+    outbox.mark_attempted(seqs)
+    outbox.mark_published([Acknowledgement(seq, 0, n) for n, seq in enumerate(seqs)])
+    outbox.accept(event(command_id="cmd-4"))
+    outbox._conn.set_trace_callback(None)
+
+    assert accepted_levels == [2, 2]  # FULL
+    assert levels[2:] == [1, 1, 2]  # NORMAL for the two notes, FULL again for the next accept
+    assert outbox._conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
 def test_a_newer_outbox_is_not_opened(tmp_path: Path) -> None:
     path = tmp_path / "command.db"
     Outbox(path, "orders").close()
