@@ -54,7 +54,10 @@ DamageListener = Callable[[str], None]  # called once with why the file is damag
 @dataclass(frozen=True, slots=True)
 class ProjectorOptions:
     fetch_max_wait_ms: int = 20  # how long the broker holds an empty fetch: the floor of visibility latency
-    max_records: int = 10_000  # records per batch (per transaction)
+    max_records: int = 10_000  # records per getmany
+    # records per transaction while the projector is behind (a getmany came back full): more getmany results
+    # are gathered into one batch, as each commit rewrites every page its random-key inserts touched
+    transaction_records: int = 50_000
     poll_timeout_ms: int = 500  # longest getmany wait, so partition changes are noticed
     metadata_interval_s: float = 3.0  # how often partitions added to the topic are looked for
     busy_timeout_ms: int = 5000  # SQLite: how long a write waits for a lock before it is retried later
@@ -67,6 +70,21 @@ class ProjectorOptions:
     # "process": project in a child process (process_runner.py), so a burst never competes with the
     # caller's threads (the GUI) for the interpreter lock; "thread": in a thread of this process.
     isolation: Literal["thread", "process"] = "thread"
+
+
+async def fetch_batch(consumer: AIOKafkaConsumer, options: ProjectorOptions) -> list[Any]:
+    """The next batch to apply: one getmany, and while they come back full (a backlog: catching up or
+    rebuilding) more of them, up to `transaction_records`. Live, one getmany is all: no added latency."""
+    batch = await consumer.getmany(timeout_ms=options.poll_timeout_ms, max_records=options.max_records)
+    records = [record for partition_records in batch.values() for record in partition_records]
+    while options.max_records <= len(records) < options.transaction_records:
+        wanted = min(options.max_records, options.transaction_records - len(records))
+        batch = await consumer.getmany(timeout_ms=options.fetch_max_wait_ms, max_records=wanted)
+        more = [record for partition_records in batch.values() for record in partition_records]
+        if not more:
+            break
+        records += more
+    return records
 
 
 class BackgroundProjector:
@@ -278,8 +296,7 @@ class ProjectorThread(BackgroundProjector):
             if partitions and partitions != assigned:
                 await self._assign(consumer, projector, partitions)
                 assigned = partitions
-            batch = await consumer.getmany(timeout_ms=self.options.poll_timeout_ms,
-                                           max_records=self.options.max_records)
+            records = await fetch_batch(consumer, self.options)
             self._note_highwaters(consumer, assigned)
             if self._opened is not None:
                 if FileIdentity.of(self.db_path) != self._opened:
@@ -288,7 +305,6 @@ class ProjectorThread(BackgroundProjector):
                 if reported is not None:
                     raise ViewDamaged(reported)
             self.last_error = None
-            records = [record for partition_records in batch.values() for record in partition_records]
             if records:
                 self._committed(projector.apply(records))
 
