@@ -1,7 +1,7 @@
 """Where the projector's time goes: `python -m bench.profile [--events N] [--skew 1.1|none] [--cancel-share F]`.
 
 Produces N realistic events (as the benchmarks do), reads them back with aiokafka in the projector's batches
-(`runner.fetch_batch`: getmany of 10,000, gathered up to `transaction_records` while behind) and feeds each
+(`runner.fetch_batch`: getmany of 10,000, gathered up to `max_records` while behind) and feeds each
 to `Projector.apply` in this thread, on a fresh read model. Reported in CPU µs per event per stage (fetch,
 decode, plan, write, commit; see StageClock) and per SQL statement kind; `--cprofile` adds cProfile's top
 functions (it slows apply, so the stages are then inflated). The rate is reported per tenth of the run, to
@@ -197,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skew", default="1.1")
     parser.add_argument("--cancel-share", type=float, default=0.0,
                         help="about this share of the events cancel an earlier order (e.g. 0.05)")
-    parser.add_argument("--transaction-records", type=int, default=ProjectorOptions().transaction_records,
-                        help="records per transaction while behind (ProjectorOptions.transaction_records)")
+    parser.add_argument("--max-records", type=int, default=ProjectorOptions().max_records,
+                        help="records per transaction at most (ProjectorOptions.max_records)")
     parser.add_argument("--cprofile", action="store_true", help="also run cProfile (slows apply) and list its top")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--output", type=Path, help="also write the report to this file")
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         ends = end_offsets(cluster, topic)
         outcome = asyncio.run(profile(cluster.client_kwargs, topic, ends, Path(folder) / "readmodel.db",
                                       args.pragma, args.shadow, args.cprofile,
-                                      ProjectorOptions(transaction_records=args.transaction_records)))
+                                      ProjectorOptions(max_records=args.max_records)))
     text = report(outcome, args.top)
     if args.shadow:
         text = "Into a shadow (read-only indexes created at the swap)\n\n" + text

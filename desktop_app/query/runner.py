@@ -54,10 +54,10 @@ DamageListener = Callable[[str], None]  # called once with why the file is damag
 @dataclass(frozen=True, slots=True)
 class ProjectorOptions:
     fetch_max_wait_ms: int = 20  # how long the broker holds an empty fetch: the floor of visibility latency
-    max_records: int = 10_000  # records per getmany
-    # records per transaction while the projector is behind (a getmany came back full): more getmany results
-    # are gathered into one batch, as each commit rewrites every page its random-key inserts touched
-    transaction_records: int = 50_000
+    # records per batch (per transaction), at most. While the projector is behind (a getmany came back full),
+    # getmany results are gathered up to this: each commit rewrites every page its random-key inserts touched
+    max_records: int = 50_000
+    fetch_records: int = 10_000  # records per getmany
     poll_timeout_ms: int = 500  # longest getmany wait, so partition changes are noticed
     metadata_interval_s: float = 3.0  # how often partitions added to the topic are looked for
     busy_timeout_ms: int = 5000  # SQLite: how long a write waits for a lock before it is retried later
@@ -74,11 +74,12 @@ class ProjectorOptions:
 
 async def fetch_batch(consumer: AIOKafkaConsumer, options: ProjectorOptions) -> list[Any]:
     """The next batch to apply: one getmany, and while they come back full (a backlog: catching up or
-    rebuilding) more of them, up to `transaction_records`. Live, one getmany is all: no added latency."""
-    batch = await consumer.getmany(timeout_ms=options.poll_timeout_ms, max_records=options.max_records)
+    rebuilding) more of them, up to `max_records`. Live, one getmany is all: no added latency."""
+    per_getmany = min(options.fetch_records, options.max_records)
+    batch = await consumer.getmany(timeout_ms=options.poll_timeout_ms, max_records=per_getmany)
     records = [record for partition_records in batch.values() for record in partition_records]
-    while options.max_records <= len(records) < options.transaction_records:
-        wanted = min(options.max_records, options.transaction_records - len(records))
+    while per_getmany <= len(records) < options.max_records:
+        wanted = min(per_getmany, options.max_records - len(records))
         batch = await consumer.getmany(timeout_ms=options.fetch_max_wait_ms, max_records=wanted)
         more = [record for partition_records in batch.values() for record in partition_records]
         if not more:

@@ -1,5 +1,5 @@
 """runner.fetch_batch: one getmany when live; while they come back full (a backlog), more of them gathered into
-one transaction, up to ProjectorOptions.transaction_records. A fake consumer stands in for aiokafka."""
+one transaction, up to ProjectorOptions.max_records. A fake consumer stands in for aiokafka."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class FakeConsumer:
         return {0: taken} if taken else {}
 
 
-OPTIONS = ProjectorOptions(max_records=100, transaction_records=350, poll_timeout_ms=500, fetch_max_wait_ms=20)
+OPTIONS = ProjectorOptions(fetch_records=100, max_records=350, poll_timeout_ms=500, fetch_max_wait_ms=20)
 
 
 def test_live_a_short_getmany_is_applied_at_once() -> None:
@@ -43,3 +43,10 @@ def test_gathering_stops_when_the_backlog_is_read() -> None:
     assert asyncio.run(fetch_batch(consumer, OPTIONS)) == list(range(230))
     assert consumer.calls[-1] == (20, 100)  # the getmany that found nothing more
     assert asyncio.run(fetch_batch(consumer, OPTIONS)) == []
+
+
+def test_batches_smaller_than_a_getmany_are_never_gathered() -> None:
+    consumer = FakeConsumer(100)
+    options = ProjectorOptions(max_records=25)  # as tests that slow a rebuild down ask
+    assert asyncio.run(fetch_batch(consumer, options)) == list(range(25))
+    assert consumer.calls == [(options.poll_timeout_ms, 25)]
