@@ -74,19 +74,27 @@ class ProjectorOptions:
 
 
 async def fetch_batch(consumer: AIOKafkaConsumer, options: ProjectorOptions) -> list[Any]:
-    """The next batch to apply: one getmany, and while they come back full (a backlog: catching up or
-    rebuilding) more of them, up to `max_records`. Live, one getmany is all: no added latency."""
+    """The next batch to apply: one getmany, and while the log holds more than was read (a backlog: catching up
+    or rebuilding) more of them, up to `max_records`. Live, one getmany is all: no added latency."""
     per_getmany = min(options.fetch_records, options.max_records)
     batch = await consumer.getmany(timeout_ms=options.poll_timeout_ms, max_records=per_getmany)
     records = [record for partition_records in batch.values() for record in partition_records]
-    while per_getmany <= len(records) < options.max_records:
+    while len(records) < options.max_records and _behind(consumer, batch):
         wanted = min(per_getmany, options.max_records - len(records))
         batch = await consumer.getmany(timeout_ms=options.fetch_max_wait_ms, max_records=wanted)
-        more = [record for partition_records in batch.values() for record in partition_records]
-        if not more:
+        if not batch:
             break
-        records += more
+        records += [record for partition_records in batch.values() for record in partition_records]
     return records
+
+
+def _behind(consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[Any]]) -> bool:
+    """Whether a partition of this getmany has records beyond it (its high-water mark as last fetched)."""
+    for tp, partition_records in batch.items():
+        highwater = consumer.highwater(tp)
+        if partition_records and highwater is not None and partition_records[-1].offset + 1 < highwater:
+            return True
+    return False
 
 
 class BackgroundProjector:
