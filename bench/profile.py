@@ -145,16 +145,17 @@ async def profile(client_kwargs: dict[str, Any], topic: str, ends: dict[int, int
     finally:
         await consumer.stop()
         engine.dispose()
-    return {"applied": applied, "batches": len(tenths), "apply_s": apply_s, "cpu_s": cpu_s, "fetch_s": fetch_s, "fetch_cpu_s": fetch_cpu_s,
-            "clock": clock, "profiler": profiler, "progress": tenths}
+    return {"applied": applied, "batches": len(tenths), "apply_s": apply_s, "cpu_s": cpu_s, "fetch_s": fetch_s,
+            "fetch_cpu_s": fetch_cpu_s, "clock": clock, "profiler": profiler, "progress": tenths}
 
 
 def stages(outcome: dict[str, Any]) -> list[tuple[str, float]]:
     """(stage, CPU seconds) of apply, fetch first; see StageClock."""
     clock: StageClock = outcome["clock"]
-    write = sum(seconds for kind, seconds in clock.sql.items())
+    write = sum(clock.sql.values())
     plan = outcome["cpu_s"] - clock.decode - write - clock.commit
-    return [("fetch (aiokafka getmany)", outcome["fetch_cpu_s"]), ("decode (contracts.decode, view facts)", clock.decode),
+    return [("fetch (aiokafka getmany)", outcome["fetch_cpu_s"]),
+            ("decode (contracts.decode, view facts)", clock.decode),
             ("plan (copies, order book, sums in Python; select rows read; glue)", plan),
             ("write (SQL statements)", write), ("commit", clock.commit)]
 

@@ -42,11 +42,11 @@ def test_the_walk_finds_the_latest_standing_order_holding_the_row(projector: Pro
     late = order("alice", ("Mug", 900, 2), at=datetime(2025, 1, 1, 10, tzinfo=timezone.utc))
     other = order("alice", ('Odd "name"', 350, 1), at=datetime(2025, 1, 1, 11, tzinfo=timezone.utc))
     projector.apply([records.event(early), records.event(late), records.event(other)])
+    latest, earliest = item_sums._LATEST, item_sums._EARLIEST
     with projector.engine.connect() as connection:
-        assert item_sums._edge_time(connection, "alice", "Mug", 900, item_sums._LATEST) == "2025-01-01 10:00:00.000000"
-        assert item_sums._edge_time(connection, "alice", "Mug", 900, item_sums._EARLIEST) == "2025-01-01 09:00:00.000000"
-        assert item_sums._edge_time(connection, "alice", "Tea", 350, item_sums._LATEST) == "2025-01-01 09:00:00.000000"
-        assert item_sums._edge_time(connection, "alice", 'Odd "name"', 350, item_sums._LATEST) == (
-            "2025-01-01 11:00:00.000000")
-        assert item_sums._edge_time(connection, "alice", "Tea", 351, item_sums._LATEST) is None
-        assert item_sums._edge_time(connection, "bob", "Tea", 350, item_sums._LATEST) is None
+        assert item_sums._edge_time(connection, "alice", "Mug", 900, latest) == "2025-01-01 10:00:00.000000"
+        assert item_sums._edge_time(connection, "alice", "Mug", 900, earliest) == "2025-01-01 09:00:00.000000"
+        assert item_sums._edge_time(connection, "alice", "Tea", 350, latest) == "2025-01-01 09:00:00.000000"
+        assert item_sums._edge_time(connection, "alice", 'Odd "name"', 350, latest) == "2025-01-01 11:00:00.000000"
+        assert item_sums._edge_time(connection, "alice", "Tea", 351, latest) is None
+        assert item_sums._edge_time(connection, "bob", "Tea", 350, latest) is None
