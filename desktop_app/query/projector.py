@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select
@@ -207,7 +208,8 @@ class Projector:
     def _write_copies(connection: Connection, resolved: copies_module.Resolution[Facts]) -> None:
         """Which copy of each event id counts, the other copies, and the quarantine of reused ids."""
         if resolved.new_winners:
-            connection.exec_driver_sql(_INSERT_APPLIED, resolved.new_winners)
+            # in key order: the random ids then go into the B-tree page by page, not at random places
+            connection.exec_driver_sql(_INSERT_APPLIED, sorted(resolved.new_winners, key=itemgetter("event_id")))
         if resolved.moved_winners:
             connection.exec_driver_sql(_UPSERT_APPLIED, resolved.moved_winners)
         if resolved.copies:
