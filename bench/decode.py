@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench import pydantic_contract
-from bench.events import OrderGenerator, Record, encode_event
+from bench.events import OrderGenerator, Record
 from desktop_app import contracts
 
 Decoder = Callable[[bytes, Sequence[tuple[str, bytes]]], object]

@@ -94,6 +94,17 @@ def event_facts(record: RecordLike) -> Facts:
     )
 
 
+def facts_or_reason(record: RecordLike) -> Facts | str:
+    """What the view needs of a record, or the reason the projector quarantines it with: the one rule for
+    the projector and for whoever shows a record as the projector judges it (the event log)."""
+    try:
+        return event_facts(record)
+    except contracts.MalformedRecord as exc:
+        return exc.reason
+    except Exception as exc:  # noqa: BLE001 - a record must never stop the projector
+        return f"undecodable: {exc!r}"
+
+
 def row_quantities(lines: Sequence[Line]) -> dict[tuple[str, int], int]:
     """An order's lines per ordered_items row of its customer: (item, unit_price_pence) -> quantity."""
     quantities: dict[tuple[str, int], int] = {}

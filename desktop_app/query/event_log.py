@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from desktop_app import contracts
 from desktop_app.kafka_errors import explain_unreachable
-from desktop_app.query.event_facts import CancelledFacts, Facts, PlacedFacts, event_facts
+from desktop_app.query.event_facts import CancelledFacts, Facts, PlacedFacts, facts_or_reason
 from desktop_app.query.log_end import run_blocking
 from desktop_app.query.log_pages import CHUNK, SCAN_BUDGET, Cursor, Direction, Window, clamp, scan
 from desktop_app.query.log_reader import LogReader, LogReadError, LogRecord
@@ -179,8 +179,7 @@ class ViewVerdicts:
             return ViewFacts(read_stored_offsets(session.connection(), self.topic), quarantined, ignored)
 
         try:
-            # ReadModel._read: its one read transaction on the current generation, as its own mixins use it
-            found = self._reading(lambda: self.read_model._read(read))
+            found = self._reading(lambda: self.read_model.in_one_read(read))
         except (ViewUnavailable, *STORE_ERRORS) as exc:
             self.unavailable = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return None
@@ -190,12 +189,7 @@ class ViewVerdicts:
 
 def decoded(record: LogRecord) -> Facts | str:
     """The projector's decoding of a record (event_facts), or the reason it quarantines the record with."""
-    try:
-        return event_facts(record)
-    except contracts.MalformedRecord as exc:
-        return exc.reason
-    except Exception as exc:  # noqa: BLE001 - the projector's fallback (projector._plan), word for word
-        return f"undecodable: {exc!r}"
+    return facts_or_reason(record)
 
 
 def _header_type(record: LogRecord) -> str | None:

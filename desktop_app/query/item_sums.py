@@ -13,7 +13,7 @@ from operator import itemgetter
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, literal_column, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, literal_column, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 

@@ -22,11 +22,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, delete, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from desktop_app import contracts
 from desktop_app.query import copies as copies_module
 from desktop_app.query import item_sums, order_book
 from desktop_app.query.bands import Band
-from desktop_app.query.event_facts import Facts, RecordLike, event_facts, stored_time
+from desktop_app.query.event_facts import Facts, RecordLike, facts_or_reason, stored_time
 from desktop_app.query.item_sums import driver_sql
 from desktop_app.query.view_health import STORE_ERRORS
 from desktop_app.query.schema import (
@@ -157,12 +156,11 @@ class Projector:
             next_offset = record.offset + 1
             if plan.next_offsets.get(record.partition, -1) < next_offset:
                 plan.next_offsets[record.partition] = next_offset
-            try:
-                plan.facts.append(event_facts(record))
-            except contracts.MalformedRecord as exc:
-                plan.quarantine.append(self._quarantine_row(record, exc.reason))
-            except Exception as exc:  # noqa: BLE001 - a record must never stop the projector
-                plan.quarantine.append(self._quarantine_row(record, f"undecodable: {exc!r}"))
+            facts = facts_or_reason(record)
+            if isinstance(facts, str):
+                plan.quarantine.append(self._quarantine_row(record, facts))
+            else:
+                plan.facts.append(facts)
         return plan
 
     def _quarantine_row(self, record: RecordLike, reason: str) -> dict[str, Any]:

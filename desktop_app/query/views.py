@@ -256,6 +256,11 @@ class ReadModel(OrderReads, DayValueReads, RowHistoryReads):
         if old is not None:
             old.dispose()
 
+    def in_one_read(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` in one read transaction on the current generation, for a reader that is not one
+        of this class's mixins (the event log's verdicts on records)."""
+        return self._read(work)
+
     def _read(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one read transaction on the current generation.
 

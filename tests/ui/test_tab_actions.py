@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 
-from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QContextMenuEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 

@@ -11,7 +11,6 @@ import textwrap
 from pathlib import Path
 
 import desktop_app
-from desktop_app import contracts
 from desktop_app.command.model import LineInput, PlaceOrder, check
 from desktop_app.command.outbox import Outbox
 from desktop_app.command.relay import RelayOptions
