@@ -23,10 +23,9 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QV
 from desktop_app.query.bands import Band
 from desktop_app.query.day_values import DayValues, Unit
 from desktop_app.query.pounds import pence_to_decimal
-from desktop_app.ui.items_tab import format_pounds
+from desktop_app.ui.items_tab import BAND_TITLES, format_pounds
 from desktop_app.ui.table_text import CSV_ENCODING
 
-BAND_TITLES = {Band.CHEAP: "Cheap", Band.AFFORDABLE: "Affordable", Band.EXPENSIVE: "Expensive"}
 BAND_COLOURS = {Band.CHEAP: "#4c9a2a", Band.AFFORDABLE: "#2f6db5", Band.EXPENSIVE: "#d9822b"}
 BAR_WIDTH = 0.8  # of a bucket
 MOST_LABELS = 12  # day or hour labels on the axis; between them, ticks only

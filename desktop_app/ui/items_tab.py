@@ -16,8 +16,9 @@ from desktop_app.query.views import SORTABLE_COLUMNS, ItemRow
 from desktop_app.ui.paged_model import PAGE_SIZE, PagedRowsModel
 from desktop_app.ui.row_window import Identity, identity
 
-__all__ = ["COLUMNS", "PAGE_SIZE", "ItemsTableModel", "ItemsView", "display_text", "format_pounds"]
+__all__ = ["BAND_TITLES", "COLUMNS", "PAGE_SIZE", "ItemsTableModel", "ItemsView", "display_text", "format_pounds"]
 
+BAND_TITLES = {Band.CHEAP: "Cheap", Band.AFFORDABLE: "Affordable", Band.EXPENSIVE: "Expensive"}  # tabs, chart, CSV
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("customer_id", "Customer"),
     ("item", "Item"),

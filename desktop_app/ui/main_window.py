@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -29,19 +29,18 @@ from desktop_app.query.bands import Band
 from desktop_app.query.view_health import ViewUnavailable
 from desktop_app.query.views import ItemRow
 from desktop_app.ui.as_of_banner import AsOfBanner
-from desktop_app.ui.as_of_control import AsOfControl
 from desktop_app.ui.bridge import ProjectionBridge
 from desktop_app.ui.chart_tab import ChartTab
 from desktop_app.ui.desk_actions import QuitGuard, TabExport
 from desktop_app.ui.desk_dialogs import show_about, show_quarantine
-from desktop_app.ui.event_log_dialog import EventLogLauncher
+from desktop_app.ui.desk_menus import build_menus
 from desktop_app.ui.history_launch import HistoryLauncher
 from desktop_app.ui.items_actions import RowActions
-from desktop_app.ui.items_tab import ItemsTableModel, ItemsView
+from desktop_app.ui.items_tab import BAND_TITLES, ItemsTableModel, ItemsView
 from desktop_app.ui.order_actions import OrderActions
 from desktop_app.ui.order_form import OrderForm
 from desktop_app.ui.orders_model import BandRow, OrdersTableModel
-from desktop_app.ui.orders_tab import OrdersTab
+from desktop_app.ui.orders_tab import ORDERS_TITLE, OrdersTab
 from desktop_app.ui.paged_model import PagedRowsModel
 from desktop_app.ui.rebuild_control import RebuildControl
 from desktop_app.ui.receipt_follow import ReceiptFollower
@@ -52,8 +51,6 @@ from desktop_app.ui.tab_footer import TabFooter
 log = logging.getLogger(__name__)
 
 ALL_CUSTOMERS = "All customers"
-BAND_TITLES = {Band.CHEAP: "Cheap", Band.AFFORDABLE: "Affordable", Band.EXPENSIVE: "Expensive"}
-ORDERS_TITLE = "Orders"
 SEARCH_HINTS = {False: "Search items and customers (Ctrl+F)", True: "Search order ids and customers (Ctrl+F)"}
 STATUS_EVERY_MS = 1000
 # The projector thread is CPU-bound during bursts; a shorter GIL switch interval (default 5 ms) lets
@@ -127,7 +124,7 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.quit_guard = QuitGuard(self, self.form)
         self.tab_export = TabExport(self, self.report)
-        self._build_menus()
+        build_menus(self)
         self.chart_tab = ChartTab(self)  # the fifth tab (Ctrl+5): the picture of the day, following show_view
 
         self.rebuild_panel = self.status.rebuild  # the one place a rebuild's progress shows; never modal
@@ -163,43 +160,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 8000)
 
     # -- menus -----------------------------------------------------------------------------------
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(QAction("&New order", self, shortcut=QKeySequence.StandardKey.New,
-                                    triggered=self.form.new_order))
-        self.export_action = QAction("&Export tab as CSV…", self, shortcut=QKeySequence("Ctrl+Shift+E"),
-                                     triggered=self.export_current_tab)
-        file_menu.addAction(self.export_action)
-        file_menu.addSeparator()
-        # Ctrl+Q, not StandardKey.Quit: that one is unbound under some key schemes (Windows, the offscreen platform).
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.request_quit)
-        file_menu.addAction(quit_action)
-        view_menu = self.menuBar().addMenu("&View")
-        for number, title in enumerate([*(f"{BAND_TITLES[band]} items" for band in Band), ORDERS_TITLE], start=1):
-            action = QAction(title, self, shortcut=QKeySequence(f"Ctrl+{number}"))
-            action.triggered.connect(lambda _checked=False, index=number - 1: self.tabs.setCurrentIndex(index))
-            view_menu.addAction(action)
-        view_menu.addSeparator()
-        find = QAction("&Search", self, shortcut=QKeySequence.StandardKey.Find)
-        find.triggered.connect(lambda: (self.search.setFocus(), self.search.selectAll()))
-        view_menu.addAction(find)
-        pick = QAction("Filter by &customer", self, shortcut=QKeySequence("Ctrl+Shift+F"))
-        pick.triggered.connect(lambda: (self.customer_filter.setFocus(), self.customer_filter.showPopup()))
-        view_menu.addAction(pick)
-        refresh = QAction("&Refresh", self, shortcut=QKeySequence.StandardKey.Refresh, triggered=self.reload_all)
-        view_menu.addAction(refresh)
-        self.as_of = AsOfControl(self, view_menu, self.as_of_banner)  # View → As of… (Ctrl+Shift+T)
-        tools = self.menuBar().addMenu("&Tools")
-        self.rebuild_action = QAction("&Rebuild read model…", self, shortcut=QKeySequence("Ctrl+Shift+R"))
-        self.rebuild_action.triggered.connect(self.confirm_rebuild)
-        tools.addAction(self.rebuild_action)
-        quarantine = QAction("Show &quarantined records…", self, triggered=self.show_quarantine)
-        tools.addAction(quarantine)
-        self.event_log = EventLogLauncher(self, self.query)  # Tools → Event log…
-        tools.addAction(self.event_log.action)
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(QAction("&About Order Desk", self, triggered=self.show_about))
-
     # -- start and stop --------------------------------------------------------------------------
     def start(self) -> None:
         self.reload_all()

@@ -27,6 +27,7 @@ from desktop_app.query.orders_view import OrderRow
 from desktop_app.ui.orders_model import OrdersTableModel, is_ended
 from desktop_app.ui.table_text import rows_as_tsv
 
+ORDERS_TITLE = "Orders"  # the tab, its View menu entry
 CANCEL_KEYS = (QKeySequence(Qt.Key.Key_Delete),)
 AMEND_KEYS = (QKeySequence("Ctrl+E"),)
 HISTORY_KEYS = (QKeySequence("Ctrl+H"),)
