@@ -45,7 +45,10 @@ bench-quick: jars
 	$(BIN)/python -m bench.run --quick
 
 screenshots: jars
-	ORDER_DESK_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PYTEST) tests/ui/test_screenshots.py "tests/ui/test_day_chart.py::test_screenshot_of_the_chart"
+	ORDER_DESK_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PYTEST) tests/ui/test_screenshots.py \
+	  "tests/ui/test_day_chart.py::test_screenshot_of_the_chart" \
+	  "tests/ui/test_history_dialog.py::test_screenshot_of_why_this_row" \
+	  "tests/ui/test_event_log_dialog.py"
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
