@@ -81,8 +81,13 @@ class AsOfDialog(QDialog):
         now = QDateTime.currentDateTime()
         self.when = QDateTimeEdit(QDateTime(initial.astimezone().replace(tzinfo=None)))
         self.when.setCalendarPopup(True)
-        self.when.setDisplayFormat("ddd d MMM yyyy HH:mm")
+        # digits only, so a moment can be typed whole ("2026-11-27 18:00"); a weekday section made typing
+        # a date land on another day. The day is spelled out beside it.
+        self.when.setDisplayFormat("yyyy-MM-dd HH:mm")
         self.when.setMaximumDateTime(now)  # the log can only say what was
+        self.day = QLabel()
+        self.when.dateTimeChanged.connect(self._spell_day)
+        self._spell_day()
         note = QLabel("Local time. The tabs and the orders show what the log held then, read-only; events count "
                       "from when the desk published them (their Kafka timestamp).")
         note.setWordWrap(True)
@@ -100,10 +105,16 @@ class AsOfDialog(QDialog):
         self.setMinimumWidth(380)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Show the view as it stood at:"))
-        layout.addWidget(self.when)
+        when_row = QHBoxLayout()
+        when_row.addWidget(self.when, 1)
+        when_row.addWidget(self.day)
+        layout.addLayout(when_row)
         layout.addWidget(note)
         layout.addLayout(buttons)
         self.when.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _spell_day(self, *_args: object) -> None:
+        self.day.setText(self.chosen().strftime("%A %-d %B"))
 
     def chosen(self) -> datetime:
         return self.when.dateTime().toPython().astimezone()

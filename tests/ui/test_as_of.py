@@ -137,3 +137,14 @@ def test_closing_the_window_deletes_the_view_it_shows(desk, qtbot):
     assert len(as_of_files(desk)) == 1
     desk.close()
     assert as_of_files(desk) == []
+
+
+def test_a_moment_can_be_typed_whole_and_its_day_is_spelled_out(qtbot):
+    dialog = AsOfDialog(None, default_moment())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.when.setFocus()
+    dialog.when.selectAll()
+    qtbot.keyClicks(dialog.when, "2026-11-27 18:00")
+    assert dialog.chosen() == T0
+    assert dialog.day.text() == "Friday 27 November"
