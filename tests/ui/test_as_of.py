@@ -3,40 +3,18 @@ nothing that changes orders while it shows, and Back to live deleting the tempor
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from datetime import datetime, timedelta
 
-from aiokafka import AIOKafkaProducer
 from PySide6.QtCore import Qt
 
-from desktop_app import contracts
 from desktop_app.query.bands import Band
 from desktop_app.ui.as_of_banner import AsOfDialog, default_moment
+from support.stamped_events import produce_stamped
 from tests.ui.keyboard import press
 from tests.ui.test_main_window import event
 
 WAIT_MS = 30_000
 T0 = datetime(2026, 11, 27, 18, 0).astimezone()  # Friday 27 November, 18:00 local time
-
-
-def produce_stamped(settings, events: list[tuple[contracts.EventEnvelope, datetime]]) -> None:
-    """Each event with its own Kafka record timestamp, from another thread (the GUI's loop runs here)."""
-
-    async def send() -> None:
-        producer = AIOKafkaProducer(**settings.kafka_client_kwargs(), enable_idempotence=True)
-        await producer.start()
-        try:
-            for e, at in events:
-                record = contracts.encode(e)
-                await producer.send_and_wait(settings.topic, record.value, key=record.key,
-                                             headers=list(record.headers), timestamp_ms=int(at.timestamp() * 1000))
-        finally:
-            await producer.stop()
-
-    thread = threading.Thread(target=lambda: asyncio.run(send()))
-    thread.start()
-    thread.join(60)
 
 
 def as_of_files(desk) -> list[str]:

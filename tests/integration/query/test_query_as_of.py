@@ -3,8 +3,6 @@ view beside it, the CLI, and what a killed or cancelled build leaves behind."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
 import os
 import signal
@@ -13,34 +11,17 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
 
-from desktop_app import contracts
 from desktop_app.cli import read_cmds
 from desktop_app.query.as_of import AsOfCancelled
 from desktop_app.settings import Settings
+from support.cli_run import run_commands
+from support.stamped_events import produce_stamped
 from support.order_stream import cancel_event
 
 from query_live_helpers import WAIT_S, order, produce, produce_events, wait_for
 
 T0 = datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc)  # in the past: the broker takes old timestamps
-
-
-def produce_stamped(settings: Settings, events: list[tuple[contracts.EventEnvelope, datetime]]) -> None:
-    """Each event with its own record timestamp (as if the desk had published it then)."""
-
-    async def send() -> None:
-        producer = AIOKafkaProducer(**settings.kafka_client_kwargs(), enable_idempotence=True)
-        await producer.start()
-        try:
-            for event, at in events:
-                record = contracts.encode(event)
-                await producer.send_and_wait(settings.topic, record.value, key=record.key, headers=list(record.headers),
-                                             timestamp_ms=int(at.timestamp() * 1000))
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
 
 
 def as_of_files(data_dir: Path) -> list[str]:
@@ -160,12 +141,7 @@ def test_a_killed_build_leaves_no_file_once_the_next_start_up_has_run(topic_read
 
 
 def run_cli(settings, capsys, *argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="order-desk")
-    read_cmds.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    code = args.func(args, settings)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_commands((read_cmds,), settings, capsys, *argv)
 
 
 def test_cli_items_and_summary_as_of_a_moment(topic_ready, capsys) -> None:

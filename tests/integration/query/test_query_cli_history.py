@@ -4,7 +4,6 @@ tests run it (the command's own parser and handler, on the test's settings)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -12,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from desktop_app.cli import history_cmds
+from support.cli_run import run_commands
 from support.order_stream import cancel_event
 
 from query_live_helpers import order, produce_events
@@ -20,12 +20,7 @@ T0 = datetime(2025, 9, 2, 9, 0, tzinfo=timezone.utc)
 
 
 def run(settings, capsys, *argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="order-desk")
-    history_cmds.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    code = args.func(args, settings)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_commands((history_cmds,), settings, capsys, *argv)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ orders, cancellations and an amendment written by hand to the topic, read after 
 
 from __future__ import annotations
 
-import argparse
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -11,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from desktop_app.cli import order_cmds, read_cmds
+from support.cli_run import run_commands
 from support.order_stream import amendment_events, cancel_event
 
 from query_live_helpers import order, produce_events
@@ -19,14 +19,7 @@ T0 = datetime(2025, 7, 1, 9, 0, tzinfo=timezone.utc)
 
 
 def run(settings, capsys, *argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="order-desk")
-    subparsers = parser.add_subparsers(dest="command")
-    read_cmds.register(subparsers)
-    order_cmds.register(subparsers)
-    args = parser.parse_args(argv)
-    code = args.func(args, settings)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_commands((read_cmds, order_cmds,), settings, capsys, *argv)
 
 
 @pytest.fixture

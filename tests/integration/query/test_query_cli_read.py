@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
 from desktop_app.cli import read_cmds
 from desktop_app.query.service import QueryService, ViewUnavailable, default_lock_path
+from support.cli_run import run_commands
 
 from query_live_helpers import WAIT_S, order, produce, produce_events
 
 
 def run(settings, capsys, *argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="order-desk")
-    read_cmds.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    code = args.func(args, settings)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return run_commands((read_cmds,), settings, capsys, *argv)
 
 
 @pytest.fixture
