@@ -12,6 +12,7 @@
 
 Until the pointer moves, the live view is untouched: cancel, failure or a crash leave only a shadow file,
 deleted at once or at the next start. Readers only ever open the generation the pointer names.
+The job reaches the live side only through the `LiveHandle` its engine (engine.py) hands in.
 """
 
 from __future__ import annotations
@@ -23,10 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol
 
-from desktop_app.query.process_runner import projector_class
-from desktop_app.query.runner import BackgroundProjector, ProjectorOptions
+from desktop_app.query.runner import BackgroundProjector
 from desktop_app.query.schema import create_read_indexes, ensure_schema, ensure_shadow_schema, open_engine
 from desktop_app.query.tracking import offsets_in_file
 from desktop_app.query.view_files import ViewFiles
@@ -108,25 +107,21 @@ class RebuildOutcome:
     reason: str = ""
 
 
-class LiveProjection(Protocol):
-    """What a rebuild needs of the service that projects the live view (QueryService)."""
+@dataclass(frozen=True, slots=True)
+class LiveHandle:
+    """All a rebuild may do to the live side (the engine hands one in): read where the log ends and what the
+    live view holds, pause the live projector, resume it on a view file, and say that a new view is in."""
 
-    files: ViewFiles
+    end_offsets: Callable[[float], dict[int, int]]  # the log's end offsets (timeout in seconds)
+    live_offsets: Callable[[], dict[int, int]]  # the live view's stored next offsets
+    # stop the live projector after its current batch; the file of the view it projected into, or None when
+    # there is no live view (it was damaged and is being healed by this rebuild)
+    pause: Callable[[], Path | None]
+    resume: Callable[[Path], None]  # start the live projector on this view file
+    swapped: Callable[[Path, Mapping[int, int]], None]  # readers move to the new generation; listeners reset
 
-    def end_offsets(self, timeout: float = ...) -> dict[int, int]: ...
 
-    def stored_offsets(self) -> dict[int, int]: ...
-
-    def pause_projecting(self) -> Path | None:
-        """Stop the live projector after its current batch; the file of the view it projected into, or None
-        when there is no live view (it was damaged and is being healed by this rebuild)."""
-        ...
-
-    def resume_projecting(self, view_path: Path) -> None: ...
-
-    def view_swapped(self, view_path: Path, offsets: Mapping[int, int]) -> None:
-        """Readers move to the new generation; listeners get a reset change."""
-        ...
+ShadowFactory = Callable[[Path], BackgroundProjector]  # a projector (not started) for the shadow file
 
 
 def done_of(offsets: Mapping[int, int], targets: Mapping[int, int]) -> int:
@@ -138,20 +133,19 @@ class RebuildJob:
 
     def __init__(
         self,
-        live: LiveProjection,
-        client_kwargs: Mapping[str, Any],
+        files: ViewFiles,
+        live: LiveHandle,
         topic: str,
+        new_shadow: ShadowFactory,
         *,
         reason: str,
-        options: ProjectorOptions | None = None,
         wait_for_broker: bool = False,
     ) -> None:
-        self.live = live
-        self.files = live.files
+        self.files = files
+        self._live = live
         self.topic = topic
         self.reason = reason
-        self._client_kwargs = dict(client_kwargs)
-        self._options = options or ProjectorOptions()
+        self._new_shadow = new_shadow
         self._wait_for_broker = wait_for_broker
         self._cancel = threading.Event()
         self._cancel_predicates: list[Callable[[], bool]] = []
@@ -285,7 +279,7 @@ class RebuildJob:
     def _log_end(self) -> dict[int, int] | None:
         while True:
             try:
-                return self.live.end_offsets(END_OFFSETS_TIMEOUT_S)
+                return self._live.end_offsets(END_OFFSETS_TIMEOUT_S)
             except Exception as exc:
                 if not self._wait_for_broker:
                     raise RebuildError(f"cannot read where the log ends: {exc}") from exc
@@ -303,8 +297,7 @@ class RebuildJob:
         shadow_path = self.files.generation_path(generation)
         self.files.remove_generation(generation)  # a leftover of an earlier attempt, if any
         _new_shadow_file(shadow_path)
-        shadow = projector_class(self._options)(shadow_path, self._client_kwargs, self.topic, options=self._options,
-                                                role="shadow")
+        shadow = self._new_shadow(shadow_path)
         self._shadow = shadow
         self._swapped = False
         swapped: RebuildOutcome | None = None
@@ -316,7 +309,7 @@ class RebuildJob:
                 return self._outcome_cancelled(done_of(shadow.offsets.stored(), targets))
             for attempt in range(1, SWAP_ATTEMPTS + 1):
                 self._phase = RebuildPhase.CATCHING_UP  # close behind the live view, so the pause is short
-                if not shadow.offsets.wait_for(self.live.stored_offsets(), None, cancel=self._cancel_requested):
+                if not shadow.offsets.wait_for(self._live.live_offsets(), None, cancel=self._cancel_requested):
                     return self._outcome_cancelled(done_of(shadow.offsets.stored(), targets))
                 swapped = self._swap(shadow, generation, targets)
                 if swapped is not None or self._cancel_requested():
@@ -339,7 +332,7 @@ class RebuildJob:
         """Pause the live projector, let the shadow take the records the live view has, swap. None: not now."""
         self._phase = RebuildPhase.SWAPPING
         paused_at = time.monotonic()
-        live_path = self.live.pause_projecting()
+        live_path = self._live.pause()
         resume_on = live_path
         try:
             # no live view (healing a damaged one), or a damaged one: the new view need not catch up with it
@@ -353,12 +346,12 @@ class RebuildJob:
             self._swapped = True
             resume_on = new_path
             try:
-                self.live.view_swapped(new_path, offsets)
+                self._live.swapped(new_path, offsets)
             except Exception:  # noqa: BLE001 - readers follow the pointer by themselves anyway
                 log.exception("telling the readers about the new view failed")
         finally:
             if resume_on is not None:
-                self.live.resume_projecting(resume_on)
+                self._live.resume(resume_on)
         log.info("swapped in the rebuilt read model %s (live projector paused %.2fs)",
                  new_path.name, time.monotonic() - paused_at)
         old_generation = self.files.generation_of(live_path.name) if live_path is not None else None

@@ -1,6 +1,6 @@
 """The reads a QueryService answers: the view's rows and totals, and lag, over its current read model.
 
-A read that finds the file damaged starts the projecting service's heal (service.py, healing.py) and raises
+A read that finds the file damaged starts the projecting service's heal (engine.py, healing.py) and raises
 ViewUnavailable with one line; so does a read while the view is being rebuilt after damage.
 """
 
@@ -43,7 +43,6 @@ class ViewReads:
     db_path: Path
     _client_kwargs: dict[str, Any]
     _runner: BackgroundProjector | None
-    _projecting: bool
     _healer: ViewHealer
 
     @property
@@ -65,7 +64,8 @@ class ViewReads:
         """The file of the current generation of the view (see view_files)."""
         return self.read_model.view_path
 
-    def _on_damage(self, reason: str) -> None:
+    def _damage_found(self, reason: str) -> bool:
+        """Start the heal of the damaged view, if this service projects it and is not healing yet; True if so."""
         raise NotImplementedError
 
     def end_offsets(self, timeout: float = 10.0) -> dict[int, int]:
@@ -79,11 +79,8 @@ class ViewReads:
         try:
             return work()
         except DamagedView as damaged:
-            runner = self._runner
-            if runner is None or not self._projecting or runner.damage is not None:
+            if not self._damage_found(damaged.reason):
                 raise
-            runner.damage = damaged.reason
-            self._on_damage(damaged.reason)
             raise ViewUnavailable(f"read model {damaged.path} was damaged ({damaged.reason}); "
                                   "rebuilding from the log") from None
 

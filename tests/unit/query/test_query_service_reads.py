@@ -15,7 +15,6 @@ class BrokerlessReads(ViewReads):
         self.read_model = read_model
         self.topic = "orders-unit"
         self._runner = None
-        self._projecting = False
 
     def end_offsets(self, timeout: float = 10.0) -> dict[int, int]:
         raise ConnectionError("no broker")
