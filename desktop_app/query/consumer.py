@@ -38,7 +38,7 @@ def new_consumer(client_kwargs: Mapping[str, Any], options: ProjectorOptions) ->
 
 
 @asynccontextmanager
-async def started(consumer: AIOKafkaConsumer) -> AsyncIterator[AIOKafkaConsumer]:
+async def started_consumer(consumer: AIOKafkaConsumer) -> AsyncIterator[AIOKafkaConsumer]:
     """The consumer started, and stopped after, also when starting it failed (its client may be open)."""
     try:
         await consumer.start()

@@ -23,8 +23,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from desktop_app.kafka_errors import explain_unreachable
-from desktop_app.query import consumer as fetching
-from desktop_app.query.consumer import TopicFeed, started
+from desktop_app.query.consumer import TopicFeed, new_consumer, started_consumer
 from desktop_app.query.log_end import plain_event_loop, topic_end_offsets
 from desktop_app.query.projector import BatchOutcome, Projector, ViewKey
 from desktop_app.query.projector_options import ProjectorOptions
@@ -218,7 +217,7 @@ class ProjectorThread(BackgroundProjector):
     # -- the walk of a record ----------------------------------------------------------------------------
     def new_consumer(self) -> AIOKafkaConsumer:
         """The consumer of each (re)start; unit tests give a fake one here."""
-        return fetching.new_consumer(self._client_kwargs, self.options)
+        return new_consumer(self._client_kwargs, self.options)
 
     async def _project(self) -> None:
         self.batches_since_start = 0
@@ -233,7 +232,7 @@ class ProjectorThread(BackgroundProjector):
             ensure_schema(engine)
             projector = Projector(engine, self.topic)
             self.offsets.reset(offsets_of_engine(engine, self.topic))
-            async with started(self.new_consumer()) as consumer:
+            async with started_consumer(self.new_consumer()) as consumer:
                 self._consumer = consumer
                 try:
                     feed = TopicFeed(consumer, self.topic, self.options,
