@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from desktop_app.kafka_errors import explain_unreachable
 from desktop_app.query.consumer import TopicFeed, new_consumer, started_consumer
-from desktop_app.query.log_end import plain_event_loop, topic_end_offsets
+from desktop_app.query.log_end import plain_event_loop
 from desktop_app.query.projector import BatchOutcome, Projector, ViewKey
 from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.schema import ensure_schema, open_engine
@@ -114,7 +114,7 @@ class ProjectorThread(BackgroundProjector):
         super().__init__(*args, **kwargs)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
-        self._consumer: AIOKafkaConsumer | None = None
+        self._feed: TopicFeed | None = None  # while the consumer runs: end offsets are asked through it
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._opened: FileIdentity | None = None  # the watched file as opened (see on_damage)
@@ -233,14 +233,13 @@ class ProjectorThread(BackgroundProjector):
             projector = Projector(engine, self.topic)
             self.offsets.reset(offsets_of_engine(engine, self.topic))
             async with started_consumer(self.new_consumer()) as consumer:
-                self._consumer = consumer
+                self._feed = TopicFeed(consumer, self.topic, self.options,
+                                       lambda: offsets_of_engine(engine, self.topic),
+                                       label=f"{self.role} into {self.db_path.name}")
                 try:
-                    feed = TopicFeed(consumer, self.topic, self.options,
-                                     lambda: offsets_of_engine(engine, self.topic),
-                                     label=f"{self.role} into {self.db_path.name}")
-                    await self._follow(feed, projector)
+                    await self._follow(self._feed, projector)
                 finally:
-                    self._consumer = None
+                    self._feed = None
         finally:
             engine.dispose()
 
@@ -280,7 +279,7 @@ class ProjectorThread(BackgroundProjector):
     def end_offsets(self, timeout: float = 5.0) -> dict[int, int] | None:
         """End offsets asked of the broker now through this projector's consumer; None if it cannot."""
         loop = self._loop
-        if self._consumer is None or loop is None or threading.current_thread() is self._thread:
+        if self._feed is None or loop is None or threading.current_thread() is self._thread:
             return None
         future = asyncio.run_coroutine_threadsafe(self._read_end_offsets(), loop)
         try:
@@ -291,7 +290,7 @@ class ProjectorThread(BackgroundProjector):
             return None
 
     async def _read_end_offsets(self) -> dict[int, int]:
-        consumer = self._consumer
-        if consumer is None:
+        feed = self._feed
+        if feed is None:
             raise RuntimeError("projector consumer not running")
-        return await topic_end_offsets(consumer, self.topic)
+        return await feed.log_end()
