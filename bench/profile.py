@@ -1,7 +1,7 @@
 """Where the projector's time goes: `python -m bench.profile [--events N] [--skew 1.1|none] [--cancel-share F]`.
 
 Produces N realistic events (as the benchmarks do), reads them back with aiokafka in the projector's batches
-(`runner.fetch_batch`: getmany of 10,000, gathered up to `max_records` while behind) and feeds each
+(`consumer.fetch_batch`: getmany of 10,000, gathered up to `max_records` while behind) and feeds each
 to `Projector.apply` in this thread, on a fresh read model. Reported in CPU µs per event per stage (fetch,
 decode, plan, write, commit; see StageClock) and per SQL statement kind; `--cprofile` adds cProfile's top
 functions (it slows apply, so the stages are then inflated). The rate is reported per tenth of the run, to
@@ -30,7 +30,8 @@ from sqlalchemy import event
 
 from bench.kafka_io import ProduceJob, bench_cluster, end_offsets, produce_in_children, total
 from desktop_app.query.projector import Projector
-from desktop_app.query.runner import ProjectorOptions, fetch_batch
+from desktop_app.query.consumer import fetch_batch
+from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.schema import READ_MODEL_TABLES, ensure_schema, ensure_shadow_schema, open_engine
 
 # every table of the read model (orders, ignored_events, event_copies, ...), as the schema declares them

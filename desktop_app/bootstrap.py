@@ -17,7 +17,7 @@ from desktop_app import contracts
 from desktop_app.broker.topics import TopicInfo, ensure_topic
 from desktop_app.command.order_lookup import KnownOrder, LookupUnavailable, OrderLookup
 from desktop_app.command.service import CommandService
-from desktop_app.query.runner import ProjectorOptions
+from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.service import QueryService
 from desktop_app.query.view_health import ViewUnavailable
 from desktop_app.settings import Settings

@@ -27,7 +27,8 @@ from desktop_app.query.child_messages import (
     Stopped,
 )
 from desktop_app.query.portable_kwargs import restored_client_kwargs
-from desktop_app.query.runner import BackgroundProjector, ProjectorOptions, ProjectorThread, ViewChange
+from desktop_app.query.projector_options import ProjectorOptions
+from desktop_app.query.runner import BackgroundProjector, ProjectorThread, ViewChange
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from desktop_app.query.healing import ViewHealer
 from desktop_app.query.log_end import end_offsets_blocking
 from desktop_app.query.process_runner import projector_class
 from desktop_app.query.rebuild import LiveHandle, ProgressCallback, RebuildJob
-from desktop_app.query.runner import BackgroundProjector, ChangeListener, ProjectorOptions, ViewChange
+from desktop_app.query.projector_options import ProjectorOptions
+from desktop_app.query.runner import BackgroundProjector, ChangeListener, ViewChange
 from desktop_app.query.tracking import FollowedOffsets, OffsetSource, PolledOffsets
 from desktop_app.query.view_health import STORE_ERRORS, ViewUnavailable
 from desktop_app.query.views import ReadModel

@@ -1,10 +1,10 @@
-"""Healing a damaged read model: what the projecting service does with the files, and what it tells readers.
+"""Healing a damaged read model: what the projecting engine (engine.py) does with the files, and what it tells readers.
 
-The read model is a cache of the log. When the projecting service finds its file damaged (`PRAGMA
+The read model is a cache of the log. When the projecting engine finds its file damaged (`PRAGMA
 quick_check` at start; a corruption error while projecting or reading; the file deleted or replaced), the
 file is moved aside (`readmodel-<n>.damaged-<UTC time>.db`, kept for support), a one-line note is left for
 readers in every process (view_files' healing note: reads then raise ViewUnavailable with it), and the
-service rebuilds the view from the log in a shadow (rebuild.py); the note goes when that view is swapped in.
+engine rebuilds the view from the log in a shadow (rebuild.py); the note goes when that view is swapped in.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Bounded reads of the log: a range of offsets per partition, the log's bounds, the offsets for a moment.
 
-The live projector follows the log without end (runner.py); everything that reads a known stretch of it
+The live projector follows the log without end (consumer.py); everything that reads a known stretch of it
 and stops (a record's raw bytes, the event browser's pages, an as-of replay) reads through `LogReader`.
 It has no group and never commits or writes: it only assigns, seeks and fetches.
 """

@@ -37,7 +37,8 @@ from desktop_app.query.child_messages import (
 )
 from desktop_app.query.child import child_main
 from desktop_app.query.portable_kwargs import portable_client_kwargs
-from desktop_app.query.runner import BackgroundProjector, ProjectorOptions, ProjectorThread
+from desktop_app.query.projector_options import ProjectorOptions
+from desktop_app.query.runner import BackgroundProjector, ProjectorThread
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,11 @@
-"""The projector thread: its own asyncio loop, an aiokafka consumer, and the only writer of one read model.
+"""The projector thread: its own asyncio loop, supervising the walk of every record into one read model.
 
-The consumer has no group: it assigns itself every partition of the topic (new ones are picked up from
-metadata refreshes) and seeks to the offsets stored in SQLite, or to the beginning. Each `getmany` batch
-is applied in one transaction; then waiters are woken and `on_change` is called (in this thread).
-Any failure (broker, database) is logged, and the consumer and database are reopened after a back-off;
-but a projector given `on_damage` stops at once when its file is damaged or deleted (view_health) and
-says so, once, for its service to move the file aside and rebuild it from the log.
+The walk goes one way: the fetch loop (consumer.py: every partition, from the offsets stored in SQLite)
+hands a batch to the projector (projector.py: one transaction), whose committed offsets go to the tracker
+(tracking.py: waiters are woken), and then `on_change` is called (in this thread). Any failure (broker,
+database) is logged, and the consumer and database are reopened after a back-off; but a projector given
+`on_damage` stops at once when its file is damaged or deleted (view_health) and says so, once, for its
+engine (engine.py) to move the file aside and rebuild it from the log. End offsets can be asked through its consumer.
 """
 
 from __future__ import annotations
@@ -15,16 +15,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from desktop_app.kafka_errors import explain_unreachable
-from desktop_app.query.log_end import plain_event_loop, topic_end_offsets
+from desktop_app.query.consumer import TopicFeed, new_consumer, started_consumer
+from desktop_app.query.log_end import plain_event_loop
 from desktop_app.query.projector import BatchOutcome, Projector, ViewKey
+from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.schema import ensure_schema, open_engine
 from desktop_app.query.tracking import OffsetTracker, offsets_in_file, offsets_of_engine
 from desktop_app.query.view_health import STORE_ERRORS, FileIdentity, ViewDamaged, damage_of, reported_damage
@@ -49,52 +51,6 @@ class ViewChange:
 
 ChangeListener = Callable[[ViewChange], None]
 DamageListener = Callable[[str], None]  # called once with why the file is damaged; projecting has stopped
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectorOptions:
-    fetch_max_wait_ms: int = 20  # how long the broker holds an empty fetch: the floor of visibility latency
-    # records per batch (per transaction), at most. While the projector is behind (a getmany came back full),
-    # getmany results are gathered up to this: each commit rewrites every page its random-key inserts touched.
-    # Not more: applying a batch holds about 3.5 KB per record (50,000 would add some 140 MB at the peak)
-    max_records: int = 20_000
-    fetch_records: int = 10_000  # records per getmany
-    poll_timeout_ms: int = 500  # longest getmany wait, so partition changes are noticed
-    metadata_interval_s: float = 3.0  # how often partitions added to the topic are looked for
-    busy_timeout_ms: int = 5000  # SQLite: how long a write waits for a lock before it is retried later
-    retry_initial_s: float = 0.2
-    retry_max_s: float = 5.0
-    # How long after start a broker that cannot be reached yet is expected (our own, still starting): until
-    # the projector first reaches it, such failures are logged at INFO as waiting and retried at retry_initial_s.
-    broker_start_grace_s: float = 0.0
-    consumer_overrides: dict[str, Any] = field(default_factory=dict)
-    # "process": project in a child process (process_runner.py), so a burst never competes with the
-    # caller's threads (the GUI) for the interpreter lock; "thread": in a thread of this process.
-    isolation: Literal["thread", "process"] = "thread"
-
-
-async def fetch_batch(consumer: AIOKafkaConsumer, options: ProjectorOptions) -> list[Any]:
-    """The next batch to apply: one getmany, and while the log holds more than was read (a backlog: catching up
-    or rebuilding) more of them, up to `max_records`. Live, one getmany is all: no added latency."""
-    per_getmany = min(options.fetch_records, options.max_records)
-    batch = await consumer.getmany(timeout_ms=options.poll_timeout_ms, max_records=per_getmany)
-    records = [record for partition_records in batch.values() for record in partition_records]
-    while len(records) < options.max_records and _behind(consumer, batch):
-        wanted = min(per_getmany, options.max_records - len(records))
-        batch = await consumer.getmany(timeout_ms=options.fetch_max_wait_ms, max_records=wanted)
-        if not batch:
-            break
-        records += [record for partition_records in batch.values() for record in partition_records]
-    return records
-
-
-def _behind(consumer: AIOKafkaConsumer, batch: Mapping[TopicPartition, list[Any]]) -> bool:
-    """Whether a partition of this getmany has records beyond it (its high-water mark as last fetched)."""
-    for tp, partition_records in batch.items():
-        highwater = consumer.highwater(tp)
-        if partition_records and highwater is not None and partition_records[-1].offset + 1 < highwater:
-            return True
-    return False
 
 
 class BackgroundProjector:
@@ -158,7 +114,7 @@ class ProjectorThread(BackgroundProjector):
         super().__init__(*args, **kwargs)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
-        self._consumer: AIOKafkaConsumer | None = None
+        self._feed: TopicFeed | None = None  # while the consumer runs: end offsets are asked through it
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._opened: FileIdentity | None = None  # the watched file as opened (see on_damage)
@@ -242,7 +198,7 @@ class ProjectorThread(BackgroundProjector):
                 delay = min(delay * 2, self.options.retry_max_s)
 
     def _stopped_by_damage(self, exc: Exception) -> bool:
-        """If `exc` shows the file damaged (and a service heals it): say so once, stop projecting; True."""
+        """If `exc` shows the file damaged (and an engine heals it): say so once, stop projecting; True."""
         if self._on_damage is None:
             return False
         reason = exc.reason if isinstance(exc, ViewDamaged) else damage_of(exc, self.db_path, self._opened)
@@ -258,7 +214,11 @@ class ProjectorThread(BackgroundProjector):
             log.exception("the damage listener failed")
         return True
 
-    # -- the projection loop --------------------------------------------------------------------------
+    # -- the walk of a record ----------------------------------------------------------------------------
+    def new_consumer(self) -> AIOKafkaConsumer:
+        """The consumer of each (re)start; unit tests give a fake one here."""
+        return new_consumer(self._client_kwargs, self.options)
+
     async def _project(self) -> None:
         self.batches_since_start = 0
         watched = self._on_damage is not None
@@ -272,75 +232,38 @@ class ProjectorThread(BackgroundProjector):
             ensure_schema(engine)
             projector = Projector(engine, self.topic)
             self.offsets.reset(offsets_of_engine(engine, self.topic))
-            consumer = AIOKafkaConsumer(
-                **self._client_kwargs,
-                group_id=None,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                fetch_max_wait_ms=self.options.fetch_max_wait_ms,
-                metadata_max_age_ms=int(self.options.metadata_interval_s * 1000),
-                **self.options.consumer_overrides,
-            )
-            try:
-                await consumer.start()
-                self._consumer = consumer
-                await self._consume(consumer, projector)
-            finally:
-                self._consumer = None
+            async with started_consumer(self.new_consumer()) as consumer:
+                self._feed = TopicFeed(consumer, self.topic, self.options,
+                                       lambda: offsets_of_engine(engine, self.topic),
+                                       label=f"{self.role} into {self.db_path.name}")
                 try:
-                    await consumer.stop()
-                except Exception:  # noqa: BLE001 - closing a broken consumer may fail too
-                    log.debug("closing the consumer failed", exc_info=True)
+                    await self._follow(self._feed, projector)
+                finally:
+                    self._feed = None
         finally:
             engine.dispose()
 
-    async def _consume(self, consumer: AIOKafkaConsumer, projector: Projector) -> None:
-        # Also makes the client track the topic, so metadata refreshes reveal partitions added later.
-        # A missing topic raises KafkaTimeoutError here: retried like any other failure.
-        ends = await topic_end_offsets(consumer, self.topic)
+    async def _follow(self, feed: TopicFeed, projector: Projector) -> None:
+        """Fetched (consumer) -> applied in one transaction (projector) -> stored (tracking) -> told (listeners)."""
+        self.offsets.saw_highwaters(await feed.log_end())  # a missing topic raises: retried like any failure
         self._reached_broker = True
-        self.offsets.saw_highwaters(ends)
-        assigned: frozenset[int] = frozenset()
         while True:
-            partitions = frozenset(consumer.partitions_for_topic(self.topic) or ())
-            if partitions and partitions != assigned:
-                await self._assign(consumer, projector, partitions)
-                assigned = partitions
-            records = await fetch_batch(consumer, self.options)
-            self._note_highwaters(consumer, assigned)
-            if self._opened is not None:
-                if FileIdentity.of(self.db_path) != self._opened:
-                    raise ViewDamaged("the file was deleted or replaced")
-                reported = reported_damage(self.db_path)  # by a reader's quick_check (service.py)
-                if reported is not None:
-                    raise ViewDamaged(reported)
+            fetched = await feed.next_batch()
+            self.offsets.saw_highwaters(fetched.highwaters)
+            self._check_file()
             self.last_error = None
-            if records:
-                self._committed(projector.apply(records))
+            if fetched.records:
+                self._committed(projector.apply(fetched.records))
 
-    async def _assign(self, consumer: AIOKafkaConsumer, projector: Projector, partitions: frozenset[int]) -> None:
-        """(Re)assign every partition and seek each to its stored next offset, or to the beginning."""
-        stored = offsets_of_engine(projector.engine, self.topic)
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        unread = []
-        for tp in tps:
-            if tp.partition in stored:
-                consumer.seek(tp, stored[tp.partition])
-            else:
-                unread.append(tp)
-        if unread:
-            await consumer.seek_to_beginning(*unread)
-        log.info("%s: projecting %s partitions %s into %s from %s", self.role, self.topic, sorted(partitions),
-                 self.db_path.name, stored)
-
-    def _note_highwaters(self, consumer: AIOKafkaConsumer, partitions: frozenset[int]) -> None:
-        known = {}
-        for partition in partitions:
-            highwater = consumer.highwater(TopicPartition(self.topic, partition))
-            if highwater is not None:
-                known[partition] = highwater
-        self.offsets.saw_highwaters(known)
+    def _check_file(self) -> None:
+        """Raise ViewDamaged if the watched file was deleted, replaced or reported damaged by a reader."""
+        if self._opened is None:
+            return
+        if FileIdentity.of(self.db_path) != self._opened:
+            raise ViewDamaged("the file was deleted or replaced")
+        reported = reported_damage(self.db_path)  # by a reader's quick_check (healing.py)
+        if reported is not None:
+            raise ViewDamaged(reported)
 
     def _committed(self, outcome: BatchOutcome) -> None:
         offsets = self.offsets.advance(outcome.next_offsets)
@@ -356,7 +279,7 @@ class ProjectorThread(BackgroundProjector):
     def end_offsets(self, timeout: float = 5.0) -> dict[int, int] | None:
         """End offsets asked of the broker now through this projector's consumer; None if it cannot."""
         loop = self._loop
-        if self._consumer is None or loop is None or threading.current_thread() is self._thread:
+        if self._feed is None or loop is None or threading.current_thread() is self._thread:
             return None
         future = asyncio.run_coroutine_threadsafe(self._read_end_offsets(), loop)
         try:
@@ -367,7 +290,7 @@ class ProjectorThread(BackgroundProjector):
             return None
 
     async def _read_end_offsets(self) -> dict[int, int]:
-        consumer = self._consumer
-        if consumer is None:
+        feed = self._feed
+        if feed is None:
             raise RuntimeError("projector consumer not running")
-        return await topic_end_offsets(consumer, self.topic)
+        return await feed.log_end()

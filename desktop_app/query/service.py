@@ -20,7 +20,8 @@ from typing import Any
 from desktop_app.query.engine import READ_ONLY_WATCH_S, NotProjectingError, ProjectionEngine, default_lock_path
 from desktop_app.query.healing import ViewHealer
 from desktop_app.query.rebuild import ProgressCallback, RebuildOutcome, RebuildPhase, RebuildProgress, RebuildStatus
-from desktop_app.query.runner import BackgroundProjector, ChangeListener, ProjectorOptions, ViewChange
+from desktop_app.query.projector_options import ProjectorOptions
+from desktop_app.query.runner import BackgroundProjector, ChangeListener, ViewChange
 from desktop_app.query.service_reads import ViewReads
 from desktop_app.query.tracking import visible_target, wait_for
 from desktop_app.query.view_health import ViewUnavailable

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.query.runner import ProjectorOptions
+from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.service import QueryService
 from desktop_app.settings import Settings
 

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from desktop_app.query.runner import ProjectorOptions
+from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.service import QueryService
 
 

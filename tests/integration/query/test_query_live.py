@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 
 from desktop_app import contracts
 from desktop_app.query.bands import Band
-from desktop_app.query.runner import ProjectorOptions
+from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.service import READ_ONLY_WATCH_S, NotProjectingError
 
 from query_live_helpers import WAIT_S, order, produce, produce_events, snapshot, wait_for, wire

@@ -14,7 +14,8 @@ import psutil
 
 from desktop_app.query.bands import Band
 from desktop_app.query.process_runner import ProjectorProcess
-from desktop_app.query.runner import ProjectorOptions, ViewChange
+from desktop_app.query.projector_options import ProjectorOptions
+from desktop_app.query.runner import ViewChange
 
 from query_live_helpers import WAIT_S, order, produce_events, snapshot
 
@@ -43,7 +44,7 @@ def test_a_child_process_projects_and_reports_each_batch(topic_ready, start_serv
     assert ends == {p: max((o + 1 for q, o in sent if q == p), default=0) for p in range(topic_ready.partitions)}
     assert service.lag(fresh=False).total == 0  # from the high-water marks the child reports
     # the child's log lines are logged here too
-    assert any(r.name == "desktop_app.query.runner" and "projecting" in r.getMessage() for r in caplog.records)
+    assert any(r.name == "desktop_app.query.consumer" and "projecting" in r.getMessage() for r in caplog.records)
 
 
 def test_a_killed_projector_process_is_restarted_and_counts_nothing_twice(topic_ready, start_service) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from desktop_app.query.runner import ProjectorOptions
+from desktop_app.query.projector_options import ProjectorOptions
 
 from query_live_helpers import WAIT_S, order, produce, produce_events, snapshot, wait_for, wire
 

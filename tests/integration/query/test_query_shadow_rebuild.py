@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from desktop_app.query import schema
 from desktop_app.query.rebuild import RebuildPhase
-from desktop_app.query.runner import ProjectorOptions
+from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.views import ReadModel
 
 from query_live_helpers import WAIT_S, order, produce, produce_events, snapshot, wait_for, wire

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import desktop_app
-from desktop_app.query.runner import ProjectorOptions
+from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.service import ViewUnavailable
 from desktop_app.settings import Settings
 from support.log_audit import full_rows, replay_fresh

@@ -25,7 +25,8 @@ from desktop_app.query.child_messages import (
 )
 from desktop_app.query.child import obey
 from desktop_app.query.process_runner import ProjectorProcess
-from desktop_app.query.runner import ProjectorOptions, ViewChange
+from desktop_app.query.projector_options import ProjectorOptions
+from desktop_app.query.runner import ViewChange
 from desktop_app.query.bands import Band
 
 STATE = ProjectorState(highwaters={0: 9, 1: 4}, batches=3, batches_since_start=2, error_count=1, last_error="busy")

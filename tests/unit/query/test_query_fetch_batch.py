@@ -1,4 +1,4 @@
-"""runner.fetch_batch: one getmany when live; while the log holds more than was read (a backlog), more of
+"""consumer.fetch_batch: one getmany when live; while the log holds more than was read (a backlog), more of
 them gathered into one transaction, up to ProjectorOptions.max_records. A fake consumer stands in for aiokafka."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from desktop_app.query.runner import ProjectorOptions, fetch_batch
+from desktop_app.query.consumer import fetch_batch
+from desktop_app.query.projector_options import ProjectorOptions
 
 
 @dataclass(frozen=True)
