@@ -78,13 +78,11 @@ class AsOfDialog(QDialog):
     def __init__(self, parent: QWidget, initial: datetime) -> None:
         super().__init__(parent)
         self.setWindowTitle("As of…")
-        now = QDateTime.currentDateTime()
         self.when = QDateTimeEdit(QDateTime(initial.astimezone().replace(tzinfo=None)))
         self.when.setCalendarPopup(True)
         # digits only, so a moment can be typed whole ("2026-11-27 18:00"); a weekday section made typing
         # a date land on another day. The day is spelled out beside it.
         self.when.setDisplayFormat("yyyy-MM-dd HH:mm")
-        self.when.setMaximumDateTime(now)  # the log can only say what was
         self.day = QLabel()
         self.when.dateTimeChanged.connect(self._spell_day)
         self._spell_day()
@@ -110,11 +108,24 @@ class AsOfDialog(QDialog):
         when_row.addWidget(self.day)
         layout.addLayout(when_row)
         layout.addWidget(note)
+        # A maximum on the field (now) made Qt refuse typed digits on the way to a moment of today ("12" in
+        # 2026-12-01 while the day still said 27 was past the maximum): a moment to come is refused on Show
+        self.problem = QLabel()
+        self.problem.setStyleSheet("color: #b00020")
+        self.problem.hide()
+        layout.addWidget(self.problem)
         layout.addLayout(buttons)
         self.when.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _spell_day(self, *_args: object) -> None:
         self.day.setText(self.chosen().strftime("%A %-d %B"))
+
+    def accept(self) -> None:
+        if self.chosen() > datetime.now().astimezone():
+            self.problem.setText("That moment has not come yet: the log can only say what was.")
+            self.problem.show()
+            return
+        super().accept()
 
     def chosen(self) -> datetime:
         return self.when.dateTime().toPython().astimezone()

@@ -126,3 +126,23 @@ def test_a_moment_can_be_typed_whole_and_its_day_is_spelled_out(qtbot):
     qtbot.keyClicks(dialog.when, "2026-11-27 18:00")
     assert dialog.chosen() == T0
     assert dialog.day.text() == "Friday 27 November"
+
+
+def test_a_moment_of_today_can_be_typed_and_one_to_come_is_refused_on_show(qtbot):
+    """The field had `now` as its maximum: Qt then refused the digits of today's month on the way ("12" while
+    the day still said 27 was past it), and today's moments could not be typed."""
+    dialog = AsOfDialog(None, default_moment())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    today = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    dialog.when.setFocus()
+    dialog.when.selectAll()
+    qtbot.keyClicks(dialog.when, today.strftime("%Y-%m-%d 00:00"))
+    assert dialog.chosen() == today
+    tomorrow = today + timedelta(days=1, hours=12)
+    dialog.when.selectAll()
+    qtbot.keyClicks(dialog.when, tomorrow.strftime("%Y-%m-%d %H:%M"))
+    assert dialog.chosen() == tomorrow
+    dialog.show_button.click()
+    assert dialog.isVisible() and dialog.result() == 0
+    assert dialog.problem.text() == "That moment has not come yet: the log can only say what was."
