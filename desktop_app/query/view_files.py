@@ -25,6 +25,7 @@ SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")  # a database file and the 
 POINTER_SUFFIX = ".current"
 HEALING_SUFFIX = ".healing"  # a note that the view is being rebuilt after damage: one line saying why
 DAMAGED_MARK = ".damaged-"
+PART_MARK = ".part"  # `readmodel-<n>.db.part<k>`: a partition group's file while a rebuild replays in parallel
 REPLACE_ATTEMPTS = 20  # Windows refuses to replace a file another process has open for a moment
 REPLACE_RETRY_S = 0.05
 
@@ -146,7 +147,7 @@ class ViewFiles:
             for companion in SQLITE_COMPANIONS:
                 if companion and not entry.name.endswith(companion):
                     continue
-                generation = self.generation_of(entry.name[: len(entry.name) - len(companion)])
+                generation = self.generation_of(_without_part(entry.name[: len(entry.name) - len(companion)]))
                 if generation is not None:
                     found.add(generation)
                     break
@@ -156,8 +157,12 @@ class ViewFiles:
         return max(self.generations_on_disk() | {self.current_generation()}) + 1
 
     def files_of(self, generation: int) -> list[Path]:
+        """A generation's database file, its partition groups' files (part_path), and SQLite's files beside them."""
         path = self.generation_path(generation)
-        return [path.with_name(path.name + companion) for companion in SQLITE_COMPANIONS]
+        part = re.compile(re.escape(path.name + PART_MARK) + r"[1-9][0-9]*")
+        parts = {match.group(0) for entry in path.parent.glob(path.name + PART_MARK + "*")
+                 if (match := part.match(entry.name)) is not None}
+        return [path.with_name(name + companion) for name in (path.name, *sorted(parts)) for companion in SQLITE_COMPANIONS]
 
     def remove_generation(self, generation: int) -> list[Path]:
         """Delete a generation's files; those that cannot be deleted now (in use on Windows) are returned."""
@@ -187,6 +192,17 @@ class ViewFiles:
             except OSError:
                 pass
         return removed
+
+
+def part_path(path: Path, group: int) -> Path:
+    """The file partition group `group` of a parallel replay into `path` writes (group 0 writes `path`)."""
+    return path if group == 0 else path.with_name(f"{path.name}{PART_MARK}{group}")
+
+
+def _without_part(name: str) -> str:
+    """A partition group's file name without its `.part<k>`; any other name as it is."""
+    match = re.fullmatch(r"(.+)" + re.escape(PART_MARK) + r"[1-9][0-9]*", name)
+    return match.group(1) if match else name
 
 
 def _fsync_directory(folder: Path) -> None:
