@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 from desktop_app.query import as_of_files, schema
 from desktop_app.query.healing import ViewHealer
 from desktop_app.query.log_end import end_offsets_blocking
+from desktop_app.query.partition_replay import ParallelReplay
 from desktop_app.query.process_runner import projector_class
 from desktop_app.query.rebuild import LiveHandle, ProgressCallback, RebuildJob
 from desktop_app.query.projector_options import ProjectorOptions
@@ -75,6 +76,10 @@ class ProjectionEngine:
         self._rebuild_outdated = rebuild_outdated
         self._on_change = on_change
         self._new_projector = new_projector or projector_class(self._options)
+        # rebuilds replay big logs on every core first; not with a fake projector (unit tests: no log to read)
+        self._parallel = None if new_projector is not None else ParallelReplay(
+            self._client_kwargs, topic, processes=self._options.replay_processes,
+            min_records=self._options.parallel_replay_min_records)
         self._log_end = log_end or (lambda timeout: end_offsets_blocking(self._client_kwargs, self.topic, timeout))
         self._lock = FileLock(str(lock_path), thread_local=False)
         self.runner: BackgroundProjector | None = None  # the live projector, while one runs
@@ -303,7 +308,7 @@ class ProjectionEngine:
             if self._stopped.is_set() or not self._projecting:
                 raise NotProjectingError("the query service stopped projecting")
             job = RebuildJob(self.files, self._live_handle(), self.topic, self._new_shadow, reason=reason,
-                             wait_for_broker=wait_for_broker)
+                             wait_for_broker=wait_for_broker, parallel=self._parallel)
             unwatch = job.watch(progress, cancel)
             self.job = job
             job.start()

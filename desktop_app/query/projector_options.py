@@ -29,3 +29,7 @@ class ProjectorOptions:
     # "process": project in a child process (process_runner.py), so a burst never competes with the
     # caller's threads (the GUI) for the interpreter lock; "thread": in a thread of this process.
     isolation: Literal["thread", "process"] = "thread"
+    # A rebuild of at least this many records first replays partition groups in this many processes
+    # (partition_replay.py; 0: one per core), then merges them: both cores instead of one.
+    replay_processes: int = 0
+    parallel_replay_min_records: int = 100_000

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from desktop_app.query.partition_replay import ParallelReplay, ReplayEnd
 from desktop_app.query.runner import BackgroundProjector
 from desktop_app.query.schema import create_read_indexes, ensure_schema, ensure_shadow_schema, open_engine
 from desktop_app.query.tracking import offsets_in_file
@@ -140,8 +141,11 @@ class RebuildJob:
         *,
         reason: str,
         wait_for_broker: bool = False,
+        parallel: ParallelReplay | None = None,
     ) -> None:
+        """`parallel`: replays a big log on every core before the shadow projector takes over."""
         self.files = files
+        self._parallel = parallel
         self._live = live
         self.topic = topic
         self.reason = reason
@@ -302,8 +306,10 @@ class RebuildJob:
         self._swapped = False
         swapped: RebuildOutcome | None = None
         try:
-            shadow.start()
             self._phase = RebuildPhase.REPLAYING
+            if not self._replay_in_parallel(generation, targets):
+                return self._outcome_cancelled(self._done)
+            shadow.start()
             report = lambda offsets: self._set_progress(done_of(offsets, targets))  # noqa: E731
             if not shadow.offsets.wait_for(targets, None, on_progress=report, cancel=self._cancel_requested):
                 return self._outcome_cancelled(done_of(shadow.offsets.stored(), targets))
@@ -327,6 +333,25 @@ class RebuildJob:
                 kept = self.files.remove_generation(generation)
                 if kept:
                     log.warning("could not delete the shadow %s now; it is deleted at the next start", kept)
+
+    def _replay_in_parallel(self, generation: int, targets: Mapping[int, int]) -> bool:
+        """Replay the log up to `targets` into the new shadow file on every core (partition_replay), when the
+        log is big enough to gain from it; the shadow projector goes on from there. False: cancelled."""
+        parallel = self._parallel
+        if parallel is None or not parallel.worth_it(targets):
+            return True
+        shadow_path = self.files.generation_path(generation)
+        try:
+            end = parallel.run(shadow_path, targets, progress=self._set_progress, cancelled=self._cancel_requested)
+        except Exception as exc:  # noqa: BLE001 - the one-process replay below does the same, with retries
+            log.warning("the parallel replay failed (%s); replaying in one process", exc)
+            end = None
+        if end is ReplayEnd.CANCELLED:
+            return False
+        if end is not ReplayEnd.DONE:  # start the shadow over, empty
+            self.files.remove_generation(generation)
+            _new_shadow_file(shadow_path)
+        return True
 
     def _swap(self, shadow: BackgroundProjector, generation: int, targets: Mapping[int, int]) -> RebuildOutcome | None:
         """Pause the live projector, let the shadow take the records the live view has, swap. None: not now."""

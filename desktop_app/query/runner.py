@@ -25,6 +25,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from desktop_app.kafka_errors import explain_unreachable
 from desktop_app.query.consumer import TopicFeed, new_consumer, started_consumer
 from desktop_app.query.log_end import plain_event_loop
+from desktop_app.query.partition_replay import ParallelReplay, ReplayEnd
 from desktop_app.query.projector import BatchOutcome, Projector, ViewKey
 from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.schema import ensure_schema, open_engine
@@ -32,6 +33,9 @@ from desktop_app.query.tracking import OffsetTracker, offsets_in_file, offsets_o
 from desktop_app.query.view_health import STORE_ERRORS, FileIdentity, ViewDamaged, damage_of, reported_damage
 
 log = logging.getLogger(__name__)
+
+LIVE_ROLE = "projector"  # the live view's projector (a rebuild's is "shadow")
+FILL_REPORT_S = 1.0  # how often a parallel fill of a new view tells the readers it grew
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +69,7 @@ class BackgroundProjector:
         *,
         on_change: ChangeListener | None = None,
         options: ProjectorOptions | None = None,
-        role: str = "projector",
+        role: str = LIVE_ROLE,
         on_damage: DamageListener | None = None,
     ) -> None:
         self.db_path = Path(db_path)
@@ -245,8 +249,11 @@ class ProjectorThread(BackgroundProjector):
 
     async def _follow(self, feed: TopicFeed, projector: Projector) -> None:
         """Fetched (consumer) -> applied in one transaction (projector) -> stored (tracking) -> told (listeners)."""
-        self.offsets.saw_highwaters(await feed.log_end())  # a missing topic raises: retried like any failure
+        ends = await feed.log_end()  # a missing topic raises: retried like any failure
+        self.offsets.saw_highwaters(ends)
         self._reached_broker = True
+        if self.role == LIVE_ROLE and not self.offsets.stored():
+            await self._fill_in_parallel(projector.engine, ends)
         while True:
             fetched = await feed.next_batch()
             self.offsets.saw_highwaters(fetched.highwaters)
@@ -254,6 +261,42 @@ class ProjectorThread(BackgroundProjector):
             self.last_error = None
             if fetched.records:
                 self._committed(projector.apply(fetched.records))
+
+    async def _fill_in_parallel(self, engine: Any, ends: Mapping[int, int]) -> None:
+        """A new view of a big log (a new desk): replay it on every core first (partition_replay), as a rebuild
+        does, then follow it from there. Group 0 commits into this file as a projector would, so readers see
+        the view grow; whatever stops the replay (a stop, a failure, an event id counted by two groups)
+        leaves a valid view up to some offsets, which the loop below carries on from."""
+        replay = ParallelReplay(self._client_kwargs, self.topic, processes=self.options.replay_processes,
+                                min_records=self.options.parallel_replay_min_records)
+        if not replay.worth_it(ends):
+            return
+        stop = threading.Event()
+        filling = asyncio.get_running_loop().run_in_executor(
+            None, lambda: replay.run(self.db_path, ends, cancelled=stop.is_set))
+        try:
+            while not filling.done():
+                await asyncio.wait({filling}, timeout=FILL_REPORT_S)
+                self._moved_on(offsets_of_engine(engine, self.topic))
+            end = filling.result()
+        except BaseException:
+            stop.set()  # cancelled (stop()): the replay's processes stop after their batch
+            await asyncio.shield(filling)
+            raise
+        if end is not ReplayEnd.DONE:
+            log.warning("filling the new view in parallel ended %s; projecting the rest in one process", end.value)
+        self._moved_on(offsets_of_engine(engine, self.topic))
+
+    def _moved_on(self, stored: Mapping[int, int]) -> None:
+        """The file holds more than this projector applied itself (a parallel fill): re-read everything."""
+        if stored == self.offsets.stored():
+            return
+        offsets = self.offsets.advance(stored)
+        if self._on_change is not None:
+            try:
+                self._on_change(ViewChange(frozenset(), offsets, reset=True))
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the projection
+                log.exception("a view-change listener failed")
 
     def _check_file(self) -> None:
         """Raise ViewDamaged if the watched file was deleted, replaced or reported damaged by a reader."""
