@@ -141,7 +141,7 @@ def run_all(ctx: BenchContext, only: list[str]) -> list[BenchResult]:
                 live_view.append(caught_up_view(ctx, big_topic, "rebuild-live"))
             with_cancels = caught_up_view(ctx, big_cancels_topic, "rebuild-live-cancels")
             return rebuild.run(ctx, [
-                rebuild.RebuildLog(big_topic, live_view[0]),
+                rebuild.RebuildLog(big_topic, live_view[0], one_process_too=True),
                 rebuild.RebuildLog(big_cancels_topic, with_cancels, projection.VARIANTS["cancels"].label),
             ])
 
