@@ -5,15 +5,13 @@ then said "interrupted".)"""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from desktop_app.settings import Settings
 
-from query_live_helpers import order, produce_events, wait_for
+from query_live_helpers import interrupt_when, order, produce_events
 
 
 def order_desk(settings: Settings, *args: str) -> list[str]:
@@ -37,17 +35,8 @@ def test_ctrl_c_during_a_cli_rebuild_cancels_it_and_leaves_the_view_as_it_was(to
     assert caught_up.returncode == 0, caught_up.stderr
     before = view_files(topic_ready.data_dir)
 
-    cli = subprocess.Popen(order_desk(topic_ready, "rebuild"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        assert wait_for(lambda: view_files(topic_ready.data_dir).keys() != before.keys() or cli.poll() is not None,
-                        180, 0.002)  # the shadow generation is being written
-        assert cli.poll() is None, "the rebuild finished before it could be interrupted"
-        cli.send_signal(signal.SIGINT)
-        out, err = cli.communicate(timeout=60)
-    finally:
-        if cli.poll() is None:
-            cli.kill()
-    assert cli.returncode == 130 and "order-desk: interrupted" in err, err
+    code, out, err = interrupt_when(order_desk(topic_ready, "rebuild"),
+                                    lambda: view_files(topic_ready.data_dir).keys() != before.keys())  # a shadow
+    assert code == 130 and "order-desk: interrupted" in err, err
     assert "Rebuilt" not in out
     assert view_files(topic_ready.data_dir) == before  # no new generation swapped in, no shadow left
