@@ -57,23 +57,20 @@ def with_live_service(
     does), after catching up. `sync_timeout` bounds the whole wait for the broker, a frozen one included;
     only starting a stopped embedded broker may take longer (up to its start timeout).
 
-    The service works in its own threads, so the blocking calls below do not need this loop.
+    The service works in its own threads, so `body` runs outside the event loop: inside `asyncio.run` a Ctrl-C
+    only cancels the loop's task, which a blocking call notices when it has returned (a rebuild swapped in).
     """
+    deadline = None if sync_timeout is None else time.monotonic() + sync_timeout
 
-    async def run() -> T:
-        deadline = None if sync_timeout is None else time.monotonic() + sync_timeout
+    def left() -> float:
+        return float("inf") if deadline is None else max(0.0, deadline - time.monotonic())
 
-        def left() -> float:
-            return float("inf") if deadline is None else max(0.0, deadline - time.monotonic())
-
-        bootstrap_servers = await connect_within(settings, sync_timeout)
-        service = started_service(settings, bootstrap_servers, sync_timeout, left, rebuild_outdated=rebuild_outdated)
-        try:
-            return body(service, left())
-        finally:
-            service.close()
-
-    return asyncio.run(run())
+    bootstrap_servers = asyncio.run(connect_within(settings, sync_timeout))
+    service = started_service(settings, bootstrap_servers, sync_timeout, left, rebuild_outdated=rebuild_outdated)
+    try:
+        return body(service, left())
+    finally:
+        service.close()
 
 
 def started_service(settings: Settings, bootstrap_servers: str, sync_timeout: float | None,

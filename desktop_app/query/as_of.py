@@ -6,16 +6,16 @@ to there and each batch is applied by the same `Projector` as the live view, int
 (`as_of_files`): so the result is exactly the view the live projector had at those offsets. The file gets
 the read indexes once the replay is done (nobody reads it before). The live view is not touched.
 
-`AsOfJob` runs the replay on its own thread with progress (done / total records) and Cancel; its result is
-an `AsOfView`, a read model pinned to that file: closing it deletes the file. A cancelled or failed build
-deletes its file at once; a killed one leaves it for the next start-up (`as_of_files.remove_leftovers`).
+`AsOfJob` runs the replay on its own thread (a `BackgroundJob`) with progress (done / total records) and
+Cancel; its result is an `AsOfView`, a read model pinned to that file: closing it deletes the file. A
+cancelled or failed build deletes its file at once; a killed one leaves it for the next start-up
+(`as_of_files.remove_leftovers`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -23,16 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.query import as_of_files
+from desktop_app.query.background_job import BackgroundJob, ProgressCallback
 from desktop_app.query.log_end import plain_event_loop
 from desktop_app.query.log_reader import LogReader, LogRecord
 from desktop_app.query.projector import Projector
-from desktop_app.query.rebuild import ProgressCallback, RebuildProgress
 from desktop_app.query.schema import create_read_indexes, ensure_shadow_schema, open_engine
 from desktop_app.query.views import ReadModel
 
 log = logging.getLogger(__name__)
 
-FOLLOW_POLL_S = 0.05  # how often `follow` looks at its cancel predicate
 CANCEL_POLL_S = 0.1  # how often the build looks for a cancel while it waits on the broker
 
 
@@ -59,7 +58,7 @@ class AsOfView(ReadModel):
                 log.warning("could not delete %s now; the next start-up deletes it", kept[0].name)
 
 
-class AsOfJob:
+class AsOfJob(BackgroundJob):
     """Builds an AsOfView of `topic` at `moment` in `data_dir`, on its own thread: `start()`, then `follow()`
     (blocking) or `progress()` / `finished` / `take_view()` (polling, e.g. from a window)."""
 
@@ -69,45 +68,27 @@ class AsOfJob:
         """`reader`: makes the LogReader to read through (unit tests give a fake log)."""
         if moment.tzinfo is None:
             raise ValueError("moment must be timezone-aware")
+        super().__init__(f"as-of:{topic}")
         self.moment = moment
         self.topic = topic
         self.data_dir = Path(data_dir)
         self._client_kwargs = dict(client_kwargs)
-        self._on_progress = on_progress
         self._reader = reader or (lambda: LogReader(self._client_kwargs, self.topic, max_records=max_records))
-        self._cancel = threading.Event()
-        self._lock = threading.Lock()
-        self._done = 0
-        self._total: int | None = None
-        self._started = time.monotonic()
+        self.watch(on_progress)
         self._view: AsOfView | None = None
-        self._thread: threading.Thread | None = None
         self.path = as_of_files.new_path(self.data_dir)
-        self.finished = threading.Event()
-        self.error: BaseException | None = None
         self.cancelled = False  # True once a cancel stopped the build (no view, no file)
 
-    # -- control ---------------------------------------------------------------------------------------------
+    # -- control (the rest is BackgroundJob's: join, running, progress) -------------------------------------
     def start(self) -> AsOfJob:
         as_of_files.remove_leftovers(self.data_dir)
-        self._thread = threading.Thread(target=self._run, name=f"as-of:{self.topic}", daemon=True)
-        self._thread.start()
+        self._launch()
         return self
 
     def cancel(self) -> None:
-        """Stop the build and delete its file (a view already built is the caller's to close)."""
-        self._cancel.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        return self.finished.wait(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and not self.finished.is_set()
-
-    def progress(self) -> RebuildProgress:
-        with self._lock:
-            return RebuildProgress(self._done, self._total or 0, time.monotonic() - self._started)
+        """Stop the build and delete its file (a view already built is the caller's to close). A build waiting
+        on the broker stops too: its loop looks for the cancel every CANCEL_POLL_S (_build_until_cancelled)."""
+        super().cancel()
 
     def take_view(self) -> AsOfView:
         """The built view, once finished (the caller closes it); AsOfCancelled, or the build's error, if none."""
@@ -123,14 +104,9 @@ class AsOfJob:
     def follow(self, cancel: Callable[[], bool] | None = None, timeout: float | None = None) -> AsOfView:
         """Wait for the view (cancel when `cancel()` is True or `timeout` passes: AsOfCancelled). Anything that
         ends the wait (Ctrl-C in the CLI) cancels the build first, so no file stays behind."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            while not self.finished.wait(FOLLOW_POLL_S):
-                if (cancel is not None and cancel()) or (deadline is not None and time.monotonic() >= deadline):
-                    self.cancel()
-        except BaseException:
-            self.cancel()
-            self.finished.wait()
+            self._follow(cancel=cancel, timeout=timeout)
+        except BaseException:  # the build has stopped (see _follow): a view it finished meanwhile goes too
             if self._view is not None:
                 self._view.close()
                 self._view = None
@@ -139,20 +115,17 @@ class AsOfJob:
 
     # -- the build -------------------------------------------------------------------------------------------
     def _run(self) -> None:
-        try:
-            with asyncio.Runner(loop_factory=plain_event_loop) as runner:
-                view = runner.run(self._build_until_cancelled())
-            if view is not None and self._cancel.is_set():  # cancelled as it finished: nobody wants it
-                view.close()
-                view = None
-            self._view = view
-            self.cancelled = view is None
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever takes the view
-            self.error = exc
-            as_of_files.remove(self.path)
-            log.exception("building the view as of %s failed", self.moment.isoformat())
-        finally:
-            self.finished.set()
+        with asyncio.Runner(loop_factory=plain_event_loop) as runner:
+            view = runner.run(self._build_until_cancelled())
+        if view is not None and self._cancel.is_set():  # cancelled as it finished: nobody wants it
+            view.close()
+            view = None
+        self._view = view
+        self.cancelled = view is None
+
+    def _failed(self, error: BaseException) -> None:
+        as_of_files.remove(self.path)
+        log.exception("building the view as of %s failed", self.moment.isoformat())
 
     async def _build_until_cancelled(self) -> AsOfView | None:
         """The build, stopped at once by a cancel even while it waits on the broker (connecting, say)."""
@@ -175,7 +148,7 @@ class AsOfJob:
             bounds = await reader.bounds()
             stops = await reader.offsets_at(self.moment)
             ranges = {p: (bounds[p].first, max(bounds[p].first, stops.get(p, bounds[p].first))) for p in bounds}
-            self._count(0, sum(stop - start for start, stop in ranges.values()))
+            self._start_counting(sum(stop - start for start, stop in ranges.values()))
             engine = open_engine(self.path, writer=True)
             try:
                 ensure_shadow_schema(engine)
@@ -183,7 +156,7 @@ class AsOfJob:
 
                 def apply(records: list[LogRecord]) -> None:
                     projector.apply(records)
-                    self._count(self._done + len(records))
+                    self._set_progress(self._done + len(records))
 
                 completed = await reader.read(ranges, apply, self._cancel.is_set)
                 if completed and not self._cancel.is_set():
@@ -199,15 +172,3 @@ class AsOfJob:
         log.info("built the view as of %s from %d records in %.1fs (%s)", self.moment.isoformat(), self._done,
                  time.monotonic() - started, self.path.name)
         return AsOfView(self.path, self.moment, stopped_at, self._done)
-
-    def _count(self, done: int, total: int | None = None) -> None:
-        with self._lock:
-            if total is not None:
-                self._total, self._started = total, time.monotonic()
-            self._done = done
-            total = self._total or 0
-        if self._on_progress is not None:
-            try:
-                self._on_progress(done, total)
-            except Exception:  # noqa: BLE001 - a broken progress display must not break the build
-                log.exception("an as-of progress listener failed")

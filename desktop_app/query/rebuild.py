@@ -18,13 +18,14 @@ The job reaches the live side only through the `LiveHandle` its engine (engine.p
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+# ProgressCallback and RebuildProgress are background_job.py's; importers of them from here keep working
+from desktop_app.query.background_job import BackgroundJob, ProgressCallback, RebuildProgress  # noqa: F401
 from desktop_app.query.partition_replay import ParallelReplay, ReplayEnd
 from desktop_app.query.runner import BackgroundProjector
 from desktop_app.query.schema import create_read_indexes, ensure_schema, ensure_shadow_schema, open_engine
@@ -35,13 +36,10 @@ from desktop_app.query.views import ReadModel
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[int, int], None]  # (done, total) log records replayed into the new view
-
 SWAP_CATCH_UP_S = 15.0  # longest pause of the live projector while the shadow takes its last records
 SWAP_ATTEMPTS = 3  # pauses tried before the rebuild gives up (each resumes the live projector on failure)
 BROKER_RETRY_S = 2.0  # an automatic rebuild waits this long between tries to reach the broker
 END_OFFSETS_TIMEOUT_S = 10.0
-FOLLOW_POLL_S = 0.05  # how often a caller following a rebuild looks at its cancel predicate and deadline
 
 
 class RebuildError(RuntimeError):
@@ -56,32 +54,6 @@ class RebuildPhase(str, Enum):
     DONE = "done"
     CANCELLED = "cancelled"
     FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class RebuildProgress:
-    """Records replayed out of the total the log held when the rebuild started, with a rate and an ETA."""
-
-    done: int
-    total: int
-    elapsed_s: float
-
-    @property
-    def fraction(self) -> float:
-        return min(self.done / self.total, 1.0) if self.total else 1.0
-
-    @property
-    def rate(self) -> float:
-        """Records per second, over the whole rebuild so far."""
-        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def eta_s(self) -> float | None:
-        """Seconds left at the rate so far; None while no rate is known."""
-        if self.done >= self.total:
-            return 0.0
-        rate = self.rate
-        return (self.total - self.done) / rate if rate > 0 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +101,9 @@ def done_of(offsets: Mapping[int, int], targets: Mapping[int, int]) -> int:
     return sum(min(offsets.get(partition, 0), end) for partition, end in targets.items())
 
 
-class RebuildJob:
-    """One shadow rebuild, run in its own thread. Callers follow it (progress, cancel) with `follow`."""
+class RebuildJob(BackgroundJob):
+    """One shadow rebuild, run in its own thread (background_job.py). Callers follow it (progress, cancel)
+    with `follow`."""
 
     def __init__(
         self,
@@ -144,6 +117,7 @@ class RebuildJob:
         parallel: ParallelReplay | None = None,
     ) -> None:
         """`parallel`: replays a big log on every core before the shadow projector takes over."""
+        super().__init__(f"rebuild:{topic}")
         self.files = files
         self._parallel = parallel
         self._live = live
@@ -151,64 +125,28 @@ class RebuildJob:
         self.reason = reason
         self._new_shadow = new_shadow
         self._wait_for_broker = wait_for_broker
-        self._cancel = threading.Event()
-        self._cancel_predicates: list[Callable[[], bool]] = []
-        self._listeners: list[ProgressCallback] = []
-        self._progress_lock = threading.RLock()  # reports go out one at a time, in order
-        self._started = time.monotonic()
-        self._done = 0
-        self._total: int | None = None
         self._phase = RebuildPhase.STARTING
         self._shadow: BackgroundProjector | None = None
         self._swapped = False
-        self._thread: threading.Thread | None = None
-        self.finished = threading.Event()
         self.outcome: RebuildOutcome | None = None
-        self.error: BaseException | None = None
 
-    # -- control ----------------------------------------------------------------------------------------
+    # -- control (the rest is BackgroundJob's: cancel, join, watch) ----------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"rebuild:{self.topic}", daemon=True)
-        self._thread.start()
+        self._launch()
 
     def cancel(self) -> None:
         """Stop the rebuild and delete the shadow; the live view stays as it is. Ignored once swapping."""
-        self._cancel.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        return self.finished.wait(timeout)
+        super().cancel()
 
     @property
     def running(self) -> bool:
+        """Until it has finished, from its creation on: the engine hands a rebuild out before it starts it."""
         return not self.finished.is_set()
 
     def status(self) -> RebuildStatus:
-        with self._progress_lock:
-            progress = RebuildProgress(self._done, self._total or 0, time.monotonic() - self._started)
         shadow = self._shadow
-        return RebuildStatus(self.reason, self._phase, progress, shadow.last_error if shadow is not None else None)
-
-    def watch(
-        self, progress: ProgressCallback | None = None, cancel: Callable[[], bool] | None = None
-    ) -> Callable[[], None]:
-        """Report progress(done, total) at each step (from the rebuild's thread; at once if it is counting
-        already) and cancel when `cancel()` returns True. Returns the function that stops both."""
-        if cancel is not None:
-            self._cancel_predicates.append(cancel)
-        if progress is not None:
-            with self._progress_lock:
-                self._listeners.append(progress)
-                if self._total is not None:
-                    self._call(progress, self._done, self._total)
-
-        def unwatch() -> None:
-            with self._progress_lock:
-                if progress is not None and progress in self._listeners:
-                    self._listeners.remove(progress)
-            if cancel is not None and cancel in self._cancel_predicates:
-                self._cancel_predicates.remove(cancel)
-
-        return unwatch
+        problem = shadow.last_error if shadow is not None else None
+        return RebuildStatus(self.reason, self._phase, self.progress(), problem)
 
     def follow(
         self,
@@ -218,67 +156,20 @@ class RebuildJob:
     ) -> RebuildOutcome:
         """Wait for the rebuild's outcome, watching it meanwhile (see watch). `timeout` passing cancels it.
         A failure of the rebuild is raised here."""
-        unwatch = self.watch(progress, cancel)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            while not self.finished.wait(FOLLOW_POLL_S):
-                if self._cancel_requested() or (deadline is not None and time.monotonic() >= deadline):
-                    self.cancel()
-        except BaseException:  # e.g. Ctrl-C in the CLI: leave nothing half done behind
-            self.cancel()
-            self.finished.wait()
-            raise
-        finally:
-            unwatch()
+        self._follow(progress, cancel, timeout)
         if self.error is not None:
             raise self.error
         assert self.outcome is not None
         return self.outcome
 
-    def _cancel_requested(self) -> bool:
-        if self._cancel.is_set():
-            return True
-        for predicate in list(self._cancel_predicates):
-            try:
-                if predicate():
-                    self._cancel.set()
-                    return True
-            except Exception:  # noqa: BLE001 - a broken predicate must not break the rebuild
-                log.exception("a rebuild cancel predicate failed")
-        return False
-
-    # -- progress ---------------------------------------------------------------------------------------
-    def _start_counting(self, total: int) -> None:
-        with self._progress_lock:
-            self._total, self._done, self._started = total, 0, time.monotonic()
-            for listener in list(self._listeners):
-                self._call(listener, 0, total)
-
-    def _set_progress(self, done: int) -> None:
-        with self._progress_lock:
-            if done == self._done or self._total is None:
-                return
-            self._done = done
-            for listener in list(self._listeners):
-                self._call(listener, done, self._total)
-
-    def _call(self, listener: ProgressCallback, done: int, total: int) -> None:
-        try:
-            listener(done, total)
-        except Exception:  # noqa: BLE001 - a broken progress display must not break the rebuild
-            log.exception("a rebuild progress listener failed")
-
     # -- the rebuild ------------------------------------------------------------------------------------
     def _run(self) -> None:
-        try:
-            self.outcome = self._rebuild()
-            self._phase = RebuildPhase.DONE if self.outcome.completed else RebuildPhase.CANCELLED
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever follows the rebuild
-            self.error = exc
-            self._phase = RebuildPhase.FAILED
-            log.exception("rebuilding the read model failed (%s); the current view stays", self.reason)
-        finally:
-            self.finished.set()
+        self.outcome = self._rebuild()
+        self._phase = RebuildPhase.DONE if self.outcome.completed else RebuildPhase.CANCELLED
+
+    def _failed(self, error: BaseException) -> None:
+        self._phase = RebuildPhase.FAILED
+        log.exception("rebuilding the read model failed (%s); the current view stays", self.reason)
 
     def _log_end(self) -> dict[int, int] | None:
         while True:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -70,3 +73,18 @@ def wait_for(condition: Callable[[], bool], timeout: float = WAIT_S, interval: f
             return True
         time.sleep(interval)
     return condition()
+
+
+def interrupt_when(argv: list[str], ready: Callable[[], bool], timeout: float = 180.0) -> tuple[int, str, str]:
+    """Run the CLI `argv` and send it SIGINT (Ctrl-C) once `ready()` holds; (exit code, stdout, stderr)."""
+    cli = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert wait_for(lambda: ready() or cli.poll() is not None, timeout, 0.002)
+        assert cli.poll() is None, "the CLI finished before it could be interrupted"
+        cli.send_signal(signal.SIGINT)
+        out, err = cli.communicate(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    return cli.returncode, out, err

@@ -19,7 +19,7 @@ from support.cli_run import run_commands
 from support.stamped_events import produce_stamped
 from support.order_stream import cancel_event
 
-from query_live_helpers import WAIT_S, order, produce, produce_events, wait_for
+from query_live_helpers import WAIT_S, interrupt_when, order, produce, produce_events, wait_for
 
 T0 = datetime(2026, 11, 27, 18, 0, tzinfo=timezone.utc)  # in the past: the broker takes old timestamps
 
@@ -173,15 +173,7 @@ def test_ctrl_c_during_a_cli_build_leaves_no_file(topic_ready) -> None:
     produce_events(topic_ready, [order(f"c{i % 50}", ("Tea", 350, 1), ("Rug", 9000, 1)) for i in range(5000)])
     topic_ready.data_dir.mkdir(parents=True, exist_ok=True)
     now = datetime.now(timezone.utc).isoformat()
-    cli = subprocess.Popen(order_desk(topic_ready, "summary", "--as-of", now), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
-    try:
-        assert wait_for(lambda: bool(as_of_files(topic_ready.data_dir)) or cli.poll() is not None, 120, 0.002)
-        assert cli.poll() is None, "the CLI finished before it could be interrupted mid-build"
-        cli.send_signal(signal.SIGINT)
-        out, err = cli.communicate(timeout=60)
-    finally:
-        if cli.poll() is None:
-            cli.kill()
-    assert cli.returncode == 130 and "order-desk: interrupted" in err and out == ""
+    code, out, err = interrupt_when(order_desk(topic_ready, "summary", "--as-of", now),
+                                    lambda: bool(as_of_files(topic_ready.data_dir)))  # mid-build
+    assert code == 130 and "order-desk: interrupted" in err and out == ""
     assert as_of_files(topic_ready.data_dir) == []
