@@ -26,7 +26,9 @@ from desktop_app.query import as_of_files
 from desktop_app.query.background_job import BackgroundJob, ProgressCallback
 from desktop_app.query.log_end import plain_event_loop
 from desktop_app.query.log_reader import LogReader, LogRecord
+from desktop_app.query.partition_replay import ParallelReplay, ReplayEnd
 from desktop_app.query.projector import Projector
+from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.schema import create_read_indexes, ensure_shadow_schema, open_engine
 from desktop_app.query.views import ReadModel
 
@@ -64,8 +66,9 @@ class AsOfJob(BackgroundJob):
 
     def __init__(self, client_kwargs: Mapping[str, Any], topic: str, data_dir: Path, moment: datetime, *,
                  on_progress: ProgressCallback | None = None, max_records: int = 10_000,
-                 reader: Callable[[], Any] | None = None) -> None:
-        """`reader`: makes the LogReader to read through (unit tests give a fake log)."""
+                 reader: Callable[[], Any] | None = None, parallel: ParallelReplay | None = None) -> None:
+        """`reader`: makes the LogReader to read through (unit tests give a fake log; then nothing is replayed
+        in parallel). `parallel`: how a big stretch is replayed on every core (default: ProjectorOptions')."""
         if moment.tzinfo is None:
             raise ValueError("moment must be timezone-aware")
         super().__init__(f"as-of:{topic}")
@@ -74,6 +77,9 @@ class AsOfJob(BackgroundJob):
         self.data_dir = Path(data_dir)
         self._client_kwargs = dict(client_kwargs)
         self._reader = reader or (lambda: LogReader(self._client_kwargs, self.topic, max_records=max_records))
+        defaults = ProjectorOptions()
+        self._parallel = parallel if parallel is not None or reader is not None else ParallelReplay(
+            client_kwargs, topic, processes=defaults.replay_processes, min_records=defaults.parallel_replay_min_records)
         self.watch(on_progress)
         self._view: AsOfView | None = None
         self.path = as_of_files.new_path(self.data_dir)
@@ -149,6 +155,7 @@ class AsOfJob(BackgroundJob):
             stops = await reader.offsets_at(self.moment)
             ranges = {p: (bounds[p].first, max(bounds[p].first, stops.get(p, bounds[p].first))) for p in bounds}
             self._start_counting(sum(stop - start for start, stop in ranges.values()))
+            in_parallel = await self._replay_in_parallel({p: stop for p, (_, stop) in ranges.items()})
             engine = open_engine(self.path, writer=True)
             try:
                 ensure_shadow_schema(engine)
@@ -158,7 +165,8 @@ class AsOfJob(BackgroundJob):
                     projector.apply(records)
                     self._set_progress(self._done + len(records))
 
-                completed = await reader.read(ranges, apply, self._cancel.is_set)
+                completed = in_parallel if in_parallel is not None else await reader.read(
+                    ranges, apply, self._cancel.is_set)
                 if completed and not self._cancel.is_set():
                     create_read_indexes(engine)
             finally:
@@ -172,3 +180,28 @@ class AsOfJob(BackgroundJob):
         log.info("built the view as of %s from %d records in %.1fs (%s)", self.moment.isoformat(), self._done,
                  time.monotonic() - started, self.path.name)
         return AsOfView(self.path, self.moment, stopped_at, self._done)
+
+    async def _replay_in_parallel(self, stops: dict[int, int]) -> bool | None:
+        """Replay up to `stops` on every core (partition_replay) when the stretch is big enough: True done,
+        False cancelled, None not done (small, or it could not: then the file starts over, in this process)."""
+        parallel = self._parallel
+        if parallel is None or not parallel.worth_it(stops):
+            return None
+        running = asyncio.get_running_loop().run_in_executor(None, lambda: parallel.run(
+            self.path, stops, progress=self._set_progress, cancelled=self._cancel.is_set))
+        try:
+            end = await asyncio.shield(running)
+        except asyncio.CancelledError:  # the build is cancelled: let the processes stop before the file goes
+            self._cancel.set()
+            await running
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one-process replay does the same
+            log.warning("the parallel replay failed (%s); replaying in one process", exc)
+            end = None
+        if end is ReplayEnd.DONE:
+            return True
+        if end is ReplayEnd.CANCELLED:
+            return False
+        as_of_files.remove(self.path)
+        self._set_progress(0)
+        return None

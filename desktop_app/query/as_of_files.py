@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from desktop_app.query.view_files import SQLITE_COMPANIONS
+from desktop_app.query.view_files import SQLITE_COMPANIONS, database_files, without_part
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def owner_of(name: str) -> int | None:
     for companion in SQLITE_COMPANIONS:
         if companion and not name.endswith(companion):
             continue
-        match = NAME.fullmatch(name[: len(name) - len(companion)])
+        match = NAME.fullmatch(without_part(name[: len(name) - len(companion)]))
         if match:
             return int(match.group(1))
     return None
@@ -54,10 +54,10 @@ def new_path(data_dir: Path) -> Path:
 
 
 def remove(path: Path) -> list[Path]:
-    """Delete an as-of view's file and its companions; those that could not be deleted are returned."""
+    """Delete an as-of view's file, its partition groups' files and their companions; those that could not be
+    deleted are returned."""
     kept = []
-    for companion in SQLITE_COMPANIONS:
-        file = Path(f"{path}{companion}")
+    for file in database_files(Path(path)):
         try:
             file.unlink(missing_ok=True)
         except OSError:

@@ -13,6 +13,7 @@ read model's lock writes the pointer and deletes generations.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 from datetime import datetime, timezone
@@ -147,7 +148,7 @@ class ViewFiles:
             for companion in SQLITE_COMPANIONS:
                 if companion and not entry.name.endswith(companion):
                     continue
-                generation = self.generation_of(_without_part(entry.name[: len(entry.name) - len(companion)]))
+                generation = self.generation_of(without_part(entry.name[: len(entry.name) - len(companion)]))
                 if generation is not None:
                     found.add(generation)
                     break
@@ -157,12 +158,7 @@ class ViewFiles:
         return max(self.generations_on_disk() | {self.current_generation()}) + 1
 
     def files_of(self, generation: int) -> list[Path]:
-        """A generation's database file, its partition groups' files (part_path), and SQLite's files beside them."""
-        path = self.generation_path(generation)
-        part = re.compile(re.escape(path.name + PART_MARK) + r"[1-9][0-9]*")
-        parts = {match.group(0) for entry in path.parent.glob(path.name + PART_MARK + "*")
-                 if (match := part.match(entry.name)) is not None}
-        return [path.with_name(name + companion) for name in (path.name, *sorted(parts)) for companion in SQLITE_COMPANIONS]
+        return database_files(self.generation_path(generation))
 
     def remove_generation(self, generation: int) -> list[Path]:
         """Delete a generation's files; those that cannot be deleted now (in use on Windows) are returned."""
@@ -199,7 +195,15 @@ def part_path(path: Path, group: int) -> Path:
     return path if group == 0 else path.with_name(f"{path.name}{PART_MARK}{group}")
 
 
-def _without_part(name: str) -> str:
+def database_files(path: Path) -> list[Path]:
+    """A database file, its partition groups' files (part_path) on disk, and SQLite's files beside them all."""
+    part = re.compile(re.escape(path.name + PART_MARK) + r"[1-9][0-9]*")
+    parts = {match.group(0) for entry in path.parent.glob(glob.escape(path.name) + PART_MARK + "*")
+             if (match := part.match(entry.name)) is not None}
+    return [path.with_name(name + companion) for name in (path.name, *sorted(parts)) for companion in SQLITE_COMPANIONS]
+
+
+def without_part(name: str) -> str:
     """A partition group's file name without its `.part<k>`; any other name as it is."""
     match = re.fullmatch(r"(.+)" + re.escape(PART_MARK) + r"[1-9][0-9]*", name)
     return match.group(1) if match else name

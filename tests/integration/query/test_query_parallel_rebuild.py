@@ -1,7 +1,7 @@
 """A rebuild that replays partition groups in parallel processes (partition_replay), on the real broker:
 it ends equal to the live view and to a fresh one-process replay, including cancellations, re-sends,
 amendments and a malformed record; an event id counted by two groups makes it replay in one process; a
-cancel leaves no file behind. A new view of a big log is filled the same way."""
+cancel leaves no file behind. A new view of a big log, and a view as of a moment, are built the same way."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from datetime import datetime, timedelta, timezone
 
 import msgspec
 
-from desktop_app.query.partition_replay import plan_groups
+from desktop_app.query.as_of import AsOfJob
+from desktop_app.query.partition_replay import ParallelReplay, plan_groups
 from desktop_app.query.projector_options import ProjectorOptions
 from support.log_audit import end_offsets, replay_fresh_state, view_state
 from support.order_stream import amendment_events, cancel_event
+from support.stamped_events import produce_stamped
 
 from query_live_helpers import WAIT_S, order, produce, produce_events, wire
 
@@ -126,3 +128,29 @@ def test_a_new_view_of_a_big_log_is_filled_in_parallel_then_followed(topic_ready
     assert view_state(service) == fresh
     assert service.view_path.name == "readmodel.db"
     assert [p.name for p in topic_ready.data_dir.iterdir() if ".part" in p.name] == []
+
+
+def test_a_view_as_of_a_moment_built_in_parallel_equals_one_built_in_one_process(topic_ready, start_service,
+                                                                                 caplog) -> None:
+    events = a_day(random.Random(10), 300)
+    moment = T0 + timedelta(hours=1)
+    produce_stamped(topic_ready, [(event, moment + timedelta(minutes=(-1 if n < 250 else 1)))
+                                  for n, event in enumerate(events)])
+    service = start_service()
+    assert service.catch_up(WAIT_S)
+    client_kwargs, topic, folder = topic_ready.kafka_client_kwargs(), topic_ready.topic, topic_ready.data_dir
+
+    one_process = AsOfJob(client_kwargs, topic, folder, moment).start().follow(timeout=WAIT_S)
+    with caplog.at_level(logging.INFO, logger="desktop_app.query"):
+        parallel = AsOfJob(client_kwargs, topic, folder, moment,
+                           parallel=ParallelReplay(client_kwargs, topic, processes=2, min_records=0)
+                           ).start().follow(timeout=WAIT_S * 4)
+    try:
+        assert "in 2 processes" in caplog.text
+        assert parallel.offsets == one_process.offsets and parallel.records == one_process.records
+        assert view_state(parallel) == view_state(one_process) != view_state(service)
+        assert 0 < len(view_state(parallel).orders) < len(view_state(service).orders)
+    finally:
+        parallel.close()
+        one_process.close()
+    assert list(folder.glob("asof-*")) == []

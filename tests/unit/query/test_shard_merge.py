@@ -10,7 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from desktop_app.query import shard_merge
+from desktop_app.query import as_of_files, shard_merge
 from desktop_app.query.partition_replay import plan_groups
 from desktop_app.query.projector import Projector, Record
 from desktop_app.query.schema import READ_MODEL_TABLES, ensure_shadow_schema, open_engine
@@ -146,3 +146,15 @@ def test_partition_group_files_belong_to_their_generation(tmp_path: Path) -> Non
 
     assert removed == {"readmodel-3.db", "readmodel-3.db.part1", "readmodel-3.db.part1-wal", "readmodel-3.db.part12-shm"}
     assert (tmp_path / "readmodel.db.partial").exists()
+
+
+def test_partition_group_files_of_a_view_as_of_a_moment_are_its_files(tmp_path: Path) -> None:
+    view = tmp_path / "asof-123-4.db"
+    names = [view.name, view.name + "-wal", view.name + ".part1", view.name + ".part1-shm"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+
+    assert {as_of_files.owner_of(name) for name in names} == {123}
+    assert as_of_files.owner_of("asof-123-4.db.partx") is None
+    assert as_of_files.remove(view) == []
+    assert list(tmp_path.iterdir()) == []
