@@ -6,6 +6,7 @@ cancel leaves no file behind. A new view of a big log, and a view as of a moment
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -154,3 +155,16 @@ def test_a_view_as_of_a_moment_built_in_parallel_equals_one_built_in_one_process
         parallel.close()
         one_process.close()
     assert list(folder.glob("asof-*")) == []
+
+
+def test_the_desk_s_projector_child_fills_a_new_view_in_parallel(topic_ready, start_service, tmp_path,
+                                                                 caplog) -> None:
+    # as the app runs it: the live projector in a child process, which starts the groups' processes
+    produce_events(topic_ready, a_day(random.Random(11), 300))
+    with caplog.at_level(logging.INFO, logger="desktop_app"):  # the child logs at its parent's level
+        service = start_service(options=replace(PARALLEL, isolation="process"))
+        assert service.catch_up(WAIT_S)
+    assert "in 2 processes" in caplog.text
+
+    fresh = replay_fresh_state(topic_ready.kafka_client_kwargs(), topic_ready.topic, tmp_path / "fresh")
+    assert view_state(service) == fresh

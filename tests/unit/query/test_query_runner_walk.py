@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 
 import pytest
 from aiokafka.errors import KafkaError
 from fake_kafka_consumer import FakeConsumer, FakeLog
 from query_unit_helpers import TOPIC, RecordFactory, order
 
+from desktop_app.query.partition_replay import ParallelReplay
 from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.runner import ProjectorThread, ViewChange
 from desktop_app.query.schema import ensure_schema, open_engine
@@ -185,3 +187,25 @@ def test_end_offsets_are_asked_through_its_consumer(db_path, records) -> None:
         assert projector.end_offsets() == {0: 1, 1: 1}
     finally:
         projector.stop()
+
+
+def test_a_new_view_whose_parallel_fill_fails_is_projected_in_this_process(db_path, records, monkeypatch) -> None:
+    log = FakeLog(TOPIC, partitions=2)
+    log.append(placed(records, "anna", 0), placed(records, "ben", 1, 2))
+    tried: list[dict[int, int]] = []
+
+    def failing_fill(self, target, stops, **_kwargs):
+        tried.append(dict(stops))
+        raise RuntimeError("partition group 1 failed: its process ended (exit code 1)")
+
+    monkeypatch.setattr(ParallelReplay, "run", failing_fill)
+    options = replace(OPTIONS, replay_processes=2, parallel_replay_min_records=0)
+    projector = projector_of(db_path, log, options=options)
+    projector.start()
+    try:
+        assert projector.offsets.wait_for({0: 1, 1: 1}, WAIT_S)
+    finally:
+        projector.stop()
+    assert tried == [{0: 1, 1: 1}]  # tried once, for the new view, then never again
+    assert quantities(db_path) == {"anna": 1, "ben": 2}
+    assert projector.error_count == 0
