@@ -40,7 +40,8 @@ STOP_GRACE_S = 15.0  # a cancelled group finishes (or rolls back) its batch with
 class ReplayEnd(str, Enum):
     DONE = "done"  # the file holds the log up to the stops
     CANCELLED = "cancelled"  # stopped on request; the file is half written, the caller deletes it
-    OVERLAP = "overlap"  # two groups counted one event id: replay in one process instead (file untouched)
+    # two groups counted one event id: the target holds group 0's partitions only; replay the rest in one process
+    OVERLAP = "overlap"
 
 
 def plan_groups(counts: Mapping[int, int], processes: int) -> list[list[int]]:
@@ -72,8 +73,8 @@ class ParallelReplay:
 
     def run(self, target: Path, stops: Mapping[int, int], *, progress: Callable[[int], None] | None = None,
             cancelled: Callable[[], bool] = lambda: False) -> ReplayEnd:
-        """Replay every partition from its first offset to its stop into `target`, a new file with the
-        shadow's tables (schema.ensure_shadow_schema), and fill in its partition offsets."""
+        """Replay every partition from its first offset to its stop into `target`, a view that holds nothing
+        yet (a new file gets the shadow's tables, schema.ensure_shadow_schema), with its partition offsets."""
         groups = plan_groups(stops, self.processes)
         parts = [part_path(target, g) for g in range(len(groups))]
         started = time.monotonic()
