@@ -32,7 +32,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -217,6 +217,7 @@ class Outbox:
         self.topic = topic
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._on_commit: Callable[[list[PendingEvent]], None] | None = None
         self._conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
         )
@@ -248,9 +249,15 @@ class Outbox:
         with self._lock:
             self._conn.close()
 
+    def hand_off_to(self, on_commit: Callable[[list[PendingEvent]], None]) -> None:
+        """Call `on_commit(rows)` with the rows each `change()` added, right after its COMMIT, still under the
+        lock (so in commit order). For the relay (`pending_rows`); the file stays the truth."""
+        self._on_commit = on_commit
+
     @contextmanager
-    def _write(self, synced: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction. `synced=False`: its commit does not wait for the disk (see `mark_published`)."""
+    def _write(self, synced: bool = True, committed: Callable[[], None] | None = None) -> Iterator[sqlite3.Connection]:
+        """One write transaction. `synced=False`: its commit does not wait for the disk (see `mark_published`).
+        `committed()` runs after a COMMIT, still under the lock."""
         with self._lock:
             if not synced:
                 self._conn.execute("PRAGMA synchronous = NORMAL")
@@ -262,6 +269,8 @@ class Outbox:
                     self._conn.execute("ROLLBACK")
                     raise
                 self._conn.execute("COMMIT")
+                if committed is not None:
+                    committed()
             finally:
                 if not synced:
                     self._conn.execute("PRAGMA synchronous = FULL")
@@ -305,8 +314,10 @@ class Outbox:
     def change(self) -> Iterator[OutboxChange]:
         """One write transaction (BEGIN IMMEDIATE): what is added in it is stored at once, or not at all
         (an exception rolls it back). Other processes' writers wait meanwhile, so what it reads stays true."""
-        with self._write() as conn:
-            yield OutboxChange(conn, self.topic, _now())
+        on_commit, added = self._on_commit, []
+        with self._write(committed=None if on_commit is None else lambda: added and on_commit(added)) as conn:
+            change = OutboxChange(conn, self.topic, _now(), added)
+            yield change
 
     def mark_attempted(self, seqs: Iterable[int], at: float | None = None) -> None:
         """Note the first time these events were handed to a producer (bounds a later log search).
@@ -347,12 +358,17 @@ class Outbox:
 
     def pending(self, limit: int) -> list[PendingEvent]:
         """The oldest unpublished events, in submission order."""
+        return self.pending_and_last_seq(limit)[0]
+
+    def pending_and_last_seq(self, limit: int) -> tuple[list[PendingEvent], int]:
+        """`pending(limit)` and the highest seq of the outbox (0 if empty), in one snapshot."""
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT seq, command_id, event_id, customer_id, topic, event_json, attempted_at, event_type"
                 " FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?",
                 (limit,),
             ).fetchall()
+            last_seq = int(conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0])
         return [
             PendingEvent(
                 seq=seq,
@@ -365,7 +381,7 @@ class Outbox:
                 event_type=event_type,
             )
             for seq, command_id, event_id, customer_id, topic, event_json, attempted_at, event_type in rows
-        ]
+        ], last_seq
 
     def receipts(self) -> list[Receipt]:
         """Every receipt in submission order (for tools and tests)."""
@@ -377,8 +393,9 @@ class Outbox:
 class OutboxChange:
     """The reads and writes of one `Outbox.change()` transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, topic: str, accepted_at: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, topic: str, accepted_at: str, added: list[PendingEvent]) -> None:
         self._conn, self._topic, self._accepted_at = conn, topic, accepted_at
+        self.added = added  # the rows this transaction wrote, in seq order
 
     def stored(self, key: str) -> StoredEvent | None:
         """The event stored under this outbox key, if any."""
@@ -416,10 +433,13 @@ class OutboxChange:
     def add(self, key: str, event: contracts.Event) -> Receipt:
         """Store the event under a new outbox key (IntegrityError if the key is taken: use `stored`)."""
         payload = event.payload
-        self._conn.execute(
+        data = contracts.event_json(event)
+        seq = self._conn.execute(
             "INSERT INTO outbox (command_id, event_id, order_id, event_type, customer_id, topic, event_json,"
             " accepted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (key, str(event.event_id), str(payload.order_id), event.event_type, payload.customer_id, self._topic,
-             contracts.event_json(event), self._accepted_at),
-        )
+             data, self._accepted_at),
+        ).lastrowid
+        self.added.append(PendingEvent(seq, key, event.event_id, payload.customer_id, self._topic, data, None,
+                                       event.event_type))
         return Receipt(payload.order_id, payload.command_id, "accepted", None, None, event.event_id)

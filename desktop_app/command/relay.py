@@ -60,6 +60,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from desktop_app import contracts
 from desktop_app.command.outbox import Acknowledgement, Outbox, PendingEvent
+from desktop_app.command.pending_rows import PendingRows
 from desktop_app.command.record_batches import OutgoingRecord, RecordBatcher
 from desktop_app.kafka_errors import explain_unreachable
 from desktop_app.kafka_internals import abandon_unsent_batches, refresh_metadata
@@ -119,6 +120,8 @@ class Relay:
         """`provision_topic(name)` creates a topic other than the outbox's own if it is missing (see
         "Topics" above); without it such a topic must exist already."""
         self._outbox = outbox
+        self._pending = PendingRows()  # the rows this process accepted, handed over at commit
+        outbox.hand_off_to(self._pending.handed)
         self._client_kwargs = dict(client_kwargs)
         self._provision_topic = provision_topic
         self._provisioned = {outbox.topic}
@@ -180,6 +183,7 @@ class Relay:
                     outcome = await self._step()
                 except Exception as exc:  # the relay must outlive any failure: report, back off, retry
                     log.warning("relay round failed, will retry: %s", _describe(exc))
+                    self._pending.forget()  # its unacknowledged rows come first again: read the outbox
                     self._set_status(False, f"publishing failed: {_describe(exc)}")
                     await self._close_producer()
                     outcome = "failed"
@@ -212,9 +216,14 @@ class Relay:
             except Exception as exc:
                 self._set_status(False, f"cannot reach the broker: {_describe(exc)}")
                 return "failed"
+            self._pending.forget()  # a new session starts from the outbox (and what recovery finds there)
             if self._options.recover_from_log:
                 await self._recover_from_log()
-        batch = await asyncio.to_thread(self._outbox.pending, self._options.batch_size)
+        limit = self._options.batch_size
+        batch = self._pending.take(limit)
+        if batch is None:
+            batch, last_seq = await asyncio.to_thread(self._outbox.pending_and_last_seq, limit)
+            self._pending.read(batch, last_seq, limit)
         if not batch:
             return "idle"
         await self._publish(batch)
