@@ -35,6 +35,8 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+import msgspec
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -78,8 +80,9 @@ _ADD_EVENT_TYPE = "ALTER TABLE outbox ADD COLUMN event_type TEXT NOT NULL DEFAUL
 ReceiptStatus = Literal["accepted", "published"]
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
+# Receipt, PendingEvent and Acknowledgement are made once per order: msgspec Structs, not dataclasses (0.15
+# against 2.6 µs each; untracked by the garbage collector, they hold no containers).
+class Receipt(msgspec.Struct, frozen=True, gc=False):
     """What the command side promises about one command.
 
     accepted: the event is durably in the outbox and will be published.
@@ -105,8 +108,7 @@ class Receipt:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class PendingEvent:
+class PendingEvent(msgspec.Struct, frozen=True, gc=False):
     """An accepted event not yet acknowledged by the broker.
 
     `event_json` is the event exactly as `contracts.encode` writes a record's value (the outbox stores
@@ -132,8 +134,7 @@ class PendingEvent:
         return list(contracts.headers_of(self.event_type))
 
 
-@dataclass(frozen=True, slots=True)
-class Acknowledgement:
+class Acknowledgement(msgspec.Struct, frozen=True, gc=False):
     seq: int
     partition: int
     offset: int | None
