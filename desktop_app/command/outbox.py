@@ -131,7 +131,8 @@ class PendingEvent(msgspec.Struct, frozen=True, gc=False):
 
     @property
     def headers(self) -> list[tuple[str, bytes]]:
-        return list(contracts.headers_of(self.event_type))
+        """One list per event type, shared: read it, do not change it (aiokafka's batches take only lists)."""
+        return _HEADERS.get(self.event_type) or list(contracts.headers_of(self.event_type))
 
 
 class Acknowledgement(msgspec.Struct, frozen=True, gc=False):
@@ -186,6 +187,7 @@ class OutboxVersionError(RuntimeError):
     """The outbox file was written by a newer version of the app."""
 
 
+_HEADERS = {kind: list(contracts.headers_of(kind)) for kind in (contracts.ORDER_PLACED, contracts.ORDER_CANCELLED)}
 _RECEIPT_COLUMNS = 'order_id, command_id, published_at, partition, "offset", event_id'
 
 
@@ -323,27 +325,26 @@ class Outbox:
     def mark_attempted(self, seqs: Iterable[int], at: float | None = None) -> None:
         """Note the first time these events were handed to a producer (bounds a later log search).
         Not synced to disk, as `mark_published`."""
-        stamp = time.time() if at is None else at
-        with self._write(synced=False) as conn:
-            conn.executemany(
-                "UPDATE outbox SET attempted_at = ? WHERE seq = ? AND attempted_at IS NULL",
-                [(stamp, seq) for seq in seqs],
-            )
+        self.mark_published((), seqs, at)
 
-    def mark_published(self, acks: Iterable[Acknowledgement]) -> None:
-        """Record broker acknowledgements, all in one transaction. Already published rows keep theirs.
+    def mark_published(self, acks: Iterable[Acknowledgement], attempted: Iterable[int] = (),
+                       at: float | None = None) -> None:
+        """Record broker acknowledgements, all in one transaction, with the first attempt of the `attempted`
+        events (the relay's next round: one transaction per round). Already published rows keep theirs.
 
         The commit does not wait for the disk (synchronous=NORMAL for this transaction): it survives a crash
         of the app, and the next synced commit (an accepted command) or checkpoint makes it durable. Lost in
         an OS crash, the events are simply pending again: the relay finds them in the log or re-sends them
         (at least once, deduplicated by event id; see relay). Accepting a command always waits for the disk."""
-        stamp = _now()
+        stamp, tried = _now(), time.time() if at is None else at
         with self._write(synced=False) as conn:
             conn.executemany(
                 'UPDATE outbox SET published_at = ?, partition = ?, "offset" = ?'
                 " WHERE seq = ? AND published_at IS NULL",
                 [(stamp, ack.partition, ack.offset, ack.seq) for ack in acks],
             )
+            conn.executemany("UPDATE outbox SET attempted_at = ? WHERE seq = ? AND attempted_at IS NULL",
+                             [(tried, seq) for seq in attempted])
 
     # -- queries -------------------------------------------------------------------------------
     def receipt(self, command_id: str) -> Receipt | None:

@@ -71,3 +71,55 @@ def service_pending(settings: Settings) -> int:
         return outbox.pending_count()
     finally:
         outbox.close()
+
+
+class CountingOutbox(Outbox):
+    """The real outbox, counting the relay's note transactions (a subclass, not a mock)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.notes: list[tuple[int, int]] = []  # per note transaction: (acks, first attempts)
+
+    def mark_published(self, acks, attempted=(), at=None) -> None:  # type: ignore[no-untyped-def]
+        acks, attempted = list(acks), list(attempted)
+        self.notes.append((len(acks), len(attempted)))
+        super().mark_published(acks, attempted, at)
+
+
+def test_each_round_notes_its_acks_and_the_next_rounds_attempt_in_one_transaction(topic_ready: Settings) -> None:
+    from desktop_app.command.model import check
+    from desktop_app.command.relay import Relay
+
+    rounds, size = 6, 40
+    events = [check(order(n)).to_event("integration-test") for n in range(rounds * size)]
+    warm_up = check(order(rounds * size)).to_event("integration-test")
+
+    async def scenario() -> CountingOutbox:
+        outbox = CountingOutbox(topic_ready.command_db_path, topic_ready.topic)
+        relay = Relay(outbox, topic_ready.kafka_client_kwargs(), lock_path=topic_ready.command_db_path.with_name("lock"),
+                      options=RelayOptions(batch_size=size, idle_poll_s=5.0))
+        relay.start()
+        try:
+            async with asyncio.timeout(WAIT_S):
+                await asyncio.to_thread(outbox.accept, warm_up)
+                relay.wake()
+                while outbox.pending_count():  # published: the relay has read the outbox, takes hand-offs now
+                    await relay.wait_progress(1.0)
+                await asyncio.sleep(0.5)  # its next read (of nothing) done, it waits to be woken
+                outbox.notes.clear()
+                await asyncio.to_thread(outbox.accept_many, events)  # queued ahead of the relay: 6 rounds
+                relay.wake()
+                while outbox.pending_count():
+                    await relay.wait_progress(1.0)
+        finally:
+            await relay.stop()
+        return outbox
+
+    outbox = asyncio.run(scenario())
+    try:
+        # the first round notes its attempt alone; every later one comes with the previous round's acks
+        assert outbox.notes == [(0, size)] + [(size, size)] * (rounds - 1) + [(size, 0)]
+        with outbox._read() as conn:  # every event's first attempt was noted before it was published
+            assert conn.execute("SELECT count(*) FROM outbox WHERE attempted_at IS NULL").fetchone()[0] == 0
+    finally:
+        outbox.close()
