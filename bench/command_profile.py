@@ -4,7 +4,7 @@ Starts a broker (as `bench.run` does), then per repetition runs the raw producer
 path (`place_orders` in chunks until the last receipt is published), back to back, as `bench.command_path`
 does, and prints both rates and their ratio. The app run also reports the wall time spent in each part:
 `place_orders` (validation, events, the outbox transaction, in its worker thread), and the relay's reads of
-the outbox, its writes (attempted, published), handing records to the producer and waiting for acks.
+the outbox (only when the rows accepted were not handed over), its writes (attempted, published), handing records to the producer and waiting for acks.
 `--cprofile` adds cProfile's top functions of the event loop's thread and of the worker threads.
 
 `--relay-only`: the relay alone drains an outbox filled in one transaction (timed from that commit to the
@@ -39,6 +39,7 @@ from bench.events import OrderGenerator, encode_order
 from bench.kafka_io import bench_cluster
 from desktop_app.command import relay as relay_module
 from desktop_app.command.outbox import Outbox
+from desktop_app.command.pending_rows import PendingRows
 from desktop_app.command.service import CommandService
 
 
@@ -90,7 +91,7 @@ def instrument(timer: PartTimer) -> Callable[[], None]:
 
     patch(CommandService, "_accept_all", "place_orders (thread)")
     patch(Outbox, "accept_many", "  of which outbox.accept_many")
-    patch(Outbox, "pending", "relay: outbox.pending")
+    patch(Outbox, "pending_and_last_seq", "relay: outbox read")
     patch(Outbox, "mark_attempted", "relay: outbox.mark_attempted")
     patch(Outbox, "mark_published", "relay: outbox.mark_published")
     patch(relay_module.Relay, "_publish", "relay: _publish (all)", is_async=True)
@@ -165,6 +166,9 @@ def offline(orders: int, chunk: int, reps: int) -> None:
     for rep in range(reps):
         folder = Path(tempfile.mkdtemp(prefix="order-desk-command-offline-"))
         outbox = Outbox(folder / "command.db", "orders")
+        handed = PendingRows(max_rows=orders)  # the relay's view, fed at each commit as in the app
+        outbox.hand_off_to(handed.handed)
+        handed.read([], 0, 1)
         try:
             stages: dict[str, float] = defaultdict(float)
             walls: dict[str, float] = defaultdict(float)  # reported apart: they include waiting for the disk
@@ -183,8 +187,8 @@ def offline(orders: int, chunk: int, reps: int) -> None:
             relay_batch = relay_module.RelayOptions().batch_size
             while True:
                 cpu = time.process_time()
-                batch = outbox.pending(relay_batch)
-                stages["4 relay: outbox.pending"] += time.process_time() - cpu
+                batch = handed.take(relay_batch) or []  # the outbox is read only when nothing was handed over
+                stages["4 relay: take the handed rows"] += time.process_time() - cpu
                 if not batch:
                     break
                 cpu = time.process_time()

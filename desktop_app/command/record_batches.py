@@ -22,22 +22,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 _PARTITION_CACHE_MAX = 100_000  # keys remembered per producer session; cleared when full
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingRecord:
+class OutgoingRecord(msgspec.Struct, frozen=True, gc=False):  # one per record: see outbox.Receipt
     topic: str
     key: bytes
     value: bytes
     headers: Sequence[tuple[str, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
-class Delivered:
+class Delivered(msgspec.Struct, frozen=True, gc=False):  # one per record: see outbox.Receipt
     partition: int
     offset: int  # -1: the broker took a retried send as a duplicate and gave no offset
 

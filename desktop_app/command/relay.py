@@ -1,11 +1,12 @@
 """The relay: an asyncio task that publishes the outbox to Kafka, in order, with the idempotent producer.
 
 How an event travels
-    Each round takes the oldest pending events (submission order), notes them as attempted, sends
-    them all (in per-partition batches, key = customer id: `record_batches`), each to the topic it was accepted for
-    (recorded in the outbox, so a later process configured with another topic still sends it where
-    the clerk was told it would go), and records each acknowledged
-    (partition, offset) in one outbox transaction. The next round starts only after that, so a
+    Each round takes the oldest pending events (submission order; the rows this process accepts are handed
+    over at commit, `pending_rows`), notes them as attempted, sends them all (in per-partition batches, key =
+    customer id: `record_batches`), each to the topic it was accepted for (recorded in the outbox, so a later
+    process configured with another topic still sends it where the clerk was told it would go), and records
+    each acknowledged (partition, offset) in one outbox transaction, with the next round's first attempt
+    when it has those rows already (one transaction per round). The next round starts only after that, so a
     later round never overtakes an earlier one. Within a round, events of one customer share a
     partition, and the idempotent producer delivers a partition's batches in order, retrying
     transient errors without duplicates or reordering. If a round fails, the acknowledged events are
@@ -60,6 +61,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from desktop_app import contracts
 from desktop_app.command.outbox import Acknowledgement, Outbox, PendingEvent
+from desktop_app.command.pending_rows import PendingRows
 from desktop_app.command.record_batches import OutgoingRecord, RecordBatcher
 from desktop_app.kafka_errors import explain_unreachable
 from desktop_app.kafka_internals import abandon_unsent_batches, refresh_metadata
@@ -119,6 +121,9 @@ class Relay:
         """`provision_topic(name)` creates a topic other than the outbox's own if it is missing (see
         "Topics" above); without it such a topic must exist already."""
         self._outbox = outbox
+        self._pending = PendingRows()  # the rows this process accepted, handed over at commit
+        outbox.hand_off_to(self._pending.handed)
+        self._noted: list[PendingEvent] | None = None  # the next round's rows, noted as attempted already
         self._client_kwargs = dict(client_kwargs)
         self._provision_topic = provision_topic
         self._provisioned = {outbox.topic}
@@ -180,6 +185,7 @@ class Relay:
                     outcome = await self._step()
                 except Exception as exc:  # the relay must outlive any failure: report, back off, retry
                     log.warning("relay round failed, will retry: %s", _describe(exc))
+                    self._forget_handed()  # its unacknowledged rows come first again: read the outbox
                     self._set_status(False, f"publishing failed: {_describe(exc)}")
                     await self._close_producer()
                     outcome = "failed"
@@ -212,13 +218,23 @@ class Relay:
             except Exception as exc:
                 self._set_status(False, f"cannot reach the broker: {_describe(exc)}")
                 return "failed"
+            self._forget_handed()  # a new session starts from the outbox (and what recovery finds there)
             if self._options.recover_from_log:
                 await self._recover_from_log()
-        batch = await asyncio.to_thread(self._outbox.pending, self._options.batch_size)
+        limit = self._options.batch_size
+        noted, self._noted = self._noted, None
+        batch = noted or self._pending.take(limit)
+        if batch is None:
+            batch, last_seq = await asyncio.to_thread(self._outbox.pending_and_last_seq, limit)
+            self._pending.read(batch, last_seq, limit)
         if not batch:
             return "idle"
-        await self._publish(batch)
+        await self._publish(batch, attempted=noted is not None)
         return "published"
+
+    def _forget_handed(self) -> None:
+        self._pending.forget()
+        self._noted = None
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake early for new events or stop()."""
@@ -310,11 +326,12 @@ class Relay:
                 log.info("provisioned topic %r for events accepted for it earlier", topic)
             self._provisioned.add(topic)
 
-    async def _publish(self, batch: list[PendingEvent]) -> None:
+    async def _publish(self, batch: list[PendingEvent], attempted: bool = False) -> None:
+        """`attempted`: the batch's first attempt is noted already (with the previous round's acks)."""
         producer = self._producer
         assert producer is not None
         await self._ensure_topics(batch)
-        first_attempts = [event.seq for event in batch if event.attempted_at is None]
+        first_attempts = [] if attempted else [event.seq for event in batch if event.attempted_at is None]
         if first_attempts:
             await asyncio.to_thread(self._outbox.mark_attempted, first_attempts)
 
@@ -346,11 +363,14 @@ class Relay:
                 )
             offset = outcome.offset if outcome.offset >= 0 else None  # -1: duplicate of a retried send
             acks.append(Acknowledgement(pending.seq, outcome.partition, offset))
+        error = first_error or handed.error
+        upcoming = None if error is not None else self._pending.take(self._options.batch_size)
+        if acks or upcoming:  # one transaction: these acks, and the next round's first attempt
+            await asyncio.to_thread(self._outbox.mark_published, acks, [event.seq for event in upcoming or ()])
+            self._noted = upcoming
         if acks:
-            await asyncio.to_thread(self._outbox.mark_published, acks)
             self._signal_progress()
             self._last_contact = time.monotonic()
-        error = first_error or handed.error
         if error is not None:
             raise error if isinstance(error, Exception) else RuntimeError(_describe(error))
         self._set_status(True, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,18 @@ def test_two_writers_on_one_file_never_duplicate_a_command(tmp_path: Path) -> No
     finally:
         for box in boxes:
             box.close()
+
+
+def test_an_order_is_found_by_its_short_key_index_not_by_reading_the_table(outbox: Outbox) -> None:
+    from desktop_app.command.outbox import ORDER_ROWS
+
+    placed = event()
+    outbox.accept(placed)
+    with outbox._read() as conn:
+        plan = " ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + ORDER_ROWS, ("a", "b", "orders")))
+    assert "USING INDEX outbox_order_key" in plan, plan
+    with outbox.change() as change:
+        own = change.own_order(placed.payload.order_id)
+        assert own is not None and own.placed == placed.payload
+        other = uuid.UUID(str(placed.payload.order_id)[:8] + "-0000-4000-8000-000000000000")  # same key, another id
+        assert change.own_order(other) is None
