@@ -40,8 +40,8 @@ def records(events: int, cancel_share: float) -> list[Record]:
     return out
 
 
-def run(batch: list[Record], folder: Path, max_records: int) -> dict[str, Any]:
-    engine = open_engine(folder / f"readmodel-{time.monotonic_ns()}.db", writer=True)
+def run(batch: list[Record], db: Path, max_records: int) -> dict[str, Any]:
+    engine = open_engine(db, writer=True)
     ensure_schema(engine)
     projector = Projector(engine, TOPIC)
     clock = StageClock(engine, projector)
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--max-records", type=int, default=ProjectorOptions().max_records)
     parser.add_argument("--records", type=Path, help="pickle of the records: made if missing, reused if there")
+    parser.add_argument("--keep", type=Path, help="keep the last run's read model at this path (to compare views)")
     args = parser.parse_args(argv)
     if args.records is not None and args.records.exists():
         batch = pickle.loads(args.records.read_bytes())
@@ -74,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.records is not None:
             args.records.write_bytes(pickle.dumps(batch))
     with tempfile.TemporaryDirectory(prefix="order-desk-offline-") as folder:
-        for _ in range(args.runs):
-            outcome = run(batch, Path(folder), args.max_records)
+        for number in range(args.runs):
+            db = args.keep if args.keep is not None and number == args.runs - 1 else Path(folder) / f"{number}.db"
+            outcome = run(batch, db, args.max_records)
             print(" ".join(f"{name} {value:.1f}" for name, value in outcome["stages"].items()), "| sql:",
                   ", ".join(f"{kind} {value:.1f}" for kind, value in sorted(outcome["sql"].items(), key=lambda r: -r[1])
                             if value >= 0.1), flush=True)

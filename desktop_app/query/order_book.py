@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -29,7 +30,7 @@ from desktop_app import contracts
 from desktop_app.query import item_sums
 from desktop_app.query.copies import SQL_IN_CHUNK
 from desktop_app.query.event_facts import CancelledFacts, Facts, Line, PlacedFacts
-from desktop_app.query.item_sums import RowKey, driver_sql
+from desktop_app.query.item_sums import RowKey, driver_sql, positional_sql
 from desktop_app.query.schema import CANCELLED, PLACED, REPLACED, IgnoredEvent, OrderRecord
 
 ORDERS = OrderRecord.__table__
@@ -149,7 +150,7 @@ def apply(connection: Connection, facts: Sequence[Facts], outcome: BookOutcome) 
     outcome.rows |= item_sums.add(connection, [o for o in new_orders if o.status == PLACED])
     outcome.took(item_sums.subtract(connection, leaving))
     if new_orders:
-        connection.exec_driver_sql(_INSERT_ORDER, [order.row for order in new_orders])
+        connection.exec_driver_sql(_INSERT_ORDER, [_order_values(order.row) for order in new_orders])
     updates = [{"key": order.order_id, "key_partition": order.partition, **_UPDATED_DEFAULTS, **order.row}
                for order in known.values() if order.in_store and order.changed]
     if updates:
@@ -261,9 +262,10 @@ def _stored_orders(connection: Connection, where: Any) -> list[_Order]:
 # What an update writes when this batch did not set it: the stored values stay (COALESCE below).
 _UPDATED_DEFAULTS = {"replaced_by": None, "cancelled_at": None, "reason": None, "cancel_event_id": None,
                      "cancel_partition": None, "cancel_offset": None, "cancel_source": None}
-_INSERT_ORDER = driver_sql(ORDERS.insert().values({
-    column.name: bindparam(column.name) for column in ORDERS.columns if column.name != "seq"
-}))
+_ORDER_COLUMNS = tuple(column.name for column in ORDERS.columns if column.name != "seq")  # seq: the rowid
+_INSERT_ORDER = positional_sql(ORDERS.insert().values({name: bindparam(name) for name in _ORDER_COLUMNS}),
+                               _ORDER_COLUMNS)
+_order_values = itemgetter(*_ORDER_COLUMNS)  # an order's row as _INSERT_ORDER takes it
 _UPDATE_ORDER = (
     "UPDATE orders SET status = :status, replaced_by = coalesce(:replaced_by, replaced_by),"
     " cancelled_at = coalesce(:cancelled_at, cancelled_at), reason = coalesce(:reason, reason),"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from query_unit_helpers import order
 
 from desktop_app.query import copies, item_sums
@@ -50,3 +52,12 @@ def test_the_walk_finds_the_latest_standing_order_holding_the_row(projector: Pro
         assert item_sums._edge_time(connection, "alice", 'Odd "name"', 350, latest) == "2025-01-01 11:00:00.000000"
         assert item_sums._edge_time(connection, "alice", "Tea", 351, latest) is None
         assert item_sums._edge_time(connection, "bob", "Tea", 350, latest) is None
+
+
+def test_a_positional_statement_refuses_a_column_order_other_than_its_own() -> None:
+    from desktop_app.query.schema import AppliedEvent
+
+    table = AppliedEvent.__table__
+    assert item_sums.positional_sql(table.insert(), ("event_id", "partition", "offset", "digest")).count("?") == 4
+    with pytest.raises(ValueError, match="takes"):
+        item_sums.positional_sql(table.insert(), ("partition", "event_id", "offset", "digest"))
