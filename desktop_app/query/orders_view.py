@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 from desktop_app import contracts
 from desktop_app.query.bands import Band
 from desktop_app.query.pounds import pence_to_decimal
-from desktop_app.query.schema import IgnoredEvent, OrderedItem, OrderRecord, OrderStatus
+from desktop_app.query.schema import IgnoredEvent, OrderedItem, OrderRecord, OrderStatus, order_key
 from desktop_app.query.search import like_pattern
 
 T = TypeVar("T")
@@ -166,7 +166,8 @@ class OrderReads:
             found = session.exec(select(*_ORDER_COLUMNS, OrderRecord.lines, OrderRecord.event_id,
                                         OrderRecord.cancel_event_id, OrderRecord.cancel_partition,
                                         OrderRecord.cancel_offset, OrderRecord.cancel_source)
-                                 .where(col(OrderRecord.order_id) == key)).first()
+                                 .where(col(OrderRecord.order_key) == order_key(key),  # its index
+                                        col(OrderRecord.order_id) == key)).first()
             if found is None:
                 return None
             order = _order_row(found[:len(_ORDER_COLUMNS)])
