@@ -51,15 +51,29 @@ def test_orders_whose_ids_share_a_key_stay_apart(projector, read_model, records)
     ]
 
 
-def test_a_view_made_before_the_key_gets_its_keys_when_opened(projector, read_model, records, db_path) -> None:
-    placed = order("bo", ("Lamp", 6000, 1), ("Tea", 350, 1))
-    projector.apply([records.event(placed)])
+def make_version_3(db_path) -> None:
     with sqlite3.connect(db_path) as connection:  # the orders table of projection version 3
         connection.execute("DROP INDEX ix_orders_key_partition")
         connection.execute("ALTER TABLE orders DROP COLUMN order_key")
         connection.execute('CREATE UNIQUE INDEX ix_orders_order_partition ON orders (order_id, "partition")')
 
-    ensure_schema(projector.engine)  # as every open of the view does
+
+def test_a_view_made_before_the_key_is_read_by_id_until_a_projector_opens_it(projector, read_model, records,
+                                                                              db_path) -> None:
+    placed = order("cy", ("Pen", 120, 3))
+    projector.apply([records.event(placed)])
+    make_version_3(db_path)
+
+    assert read_model.order(placed.payload.order_id).order.status is OrderStatus.PLACED
+    assert read_model.order(uuid.uuid4()) is None
+
+
+def test_a_view_made_before_the_key_gets_its_keys_when_opened(projector, read_model, records, db_path) -> None:
+    placed = order("bo", ("Lamp", 6000, 1), ("Tea", 350, 1))
+    projector.apply([records.event(placed)])
+    make_version_3(db_path)
+
+    ensure_schema(projector.engine)  # as every projector's open of the view does
     projector.apply([records.event(cancel_event(placed))])
 
     assert view(read_model) == {}
