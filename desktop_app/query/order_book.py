@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -54,7 +53,8 @@ class _Order:
     lines: tuple[Line, ...]
     status: str
     in_store: bool  # already in the orders table (else inserted by this batch)
-    row: dict[str, Any] = field(default_factory=dict)  # the columns to write (all of them for a new order)
+    placed: PlacedFacts | None = None  # a new order's OrderPlaced (its row is written from it: _inserted)
+    row: dict[str, Any] = field(default_factory=dict)  # the columns this batch changed
     changed: bool = False
 
 
@@ -152,7 +152,7 @@ def apply(connection: Connection, facts: Sequence[Facts], outcome: BookOutcome) 
     outcome.rows |= item_sums.add(connection, [o for o in new_orders if o.status == PLACED])
     outcome.took(item_sums.subtract(connection, leaving))
     if new_orders:
-        connection.exec_driver_sql(_INSERT_ORDER, [_order_values(order.row) for order in new_orders])
+        connection.exec_driver_sql(_INSERT_ORDER, [_inserted(order) for order in new_orders])
     updates = [{"key": order.order_id, "key_hash": order_key(order.order_id), "key_partition": order.partition,
                 **_UPDATED_DEFAULTS, **order.row}
                for order in known.values() if order.in_store and order.changed]
@@ -183,15 +183,18 @@ def _mark_replaced(replaced: _Order | None, amendment: PlacedFacts) -> None:
 
 
 def _new_order(fact: PlacedFacts) -> _Order:
-    row = {
-        "order_id": fact.order_id, "order_key": order_key(fact.order_id), "event_id": fact.event_id, "customer_id": fact.customer_id,
-        "placed_at": fact.occurred_at, "source": fact.source, "partition": fact.partition, "offset": fact.offset,
-        "line_count": len(fact.lines), "total_pence": fact.total_pence, "status": PLACED,
-        "lines": _json(fact.lines), "replaces": fact.replaces,
-        **_UPDATED_DEFAULTS,
-    }
     return _Order(fact.order_id, fact.customer_id, fact.occurred_at, fact.partition, fact.lines,
-                  PLACED, in_store=False, row=row)
+                  PLACED, in_store=False, placed=fact)
+
+
+def _inserted(order: _Order) -> tuple[Any, ...]:
+    """A new order's row, in _INSERTED's order: its OrderPlaced's facts, and what the batch did to it since."""
+    fact, later = order.placed, order.row.get
+    assert fact is not None
+    return (fact.order_id, order_key(fact.order_id), fact.event_id, fact.customer_id, fact.occurred_at, fact.source,
+            fact.partition, fact.offset, len(fact.lines), fact.total_pence, order.status, _json(fact.lines),
+            fact.replaces, later("replaced_by"), later("cancelled_at"), later("reason"), later("cancel_event_id"),
+            later("cancel_partition"), later("cancel_offset"), later("cancel_source"))
 
 
 def _ignored_row(fact: Facts, reason: str) -> dict[str, Any]:
@@ -274,10 +277,13 @@ _SELECT_BY_KEY = ('SELECT order_id, customer_id, placed_at, "partition", lines, 
 # What an update writes when this batch did not set it: the stored values stay (COALESCE below).
 _UPDATED_DEFAULTS = {"replaced_by": None, "cancelled_at": None, "reason": None, "cancel_event_id": None,
                      "cancel_partition": None, "cancel_offset": None, "cancel_source": None}
-_ORDER_COLUMNS = tuple(column.name for column in ORDERS.columns if column.name != "seq")  # seq: the rowid
-_INSERT_ORDER = positional_sql(ORDERS.insert().values({name: bindparam(name) for name in _ORDER_COLUMNS}),
-                               _ORDER_COLUMNS)
-_order_values = itemgetter(*_ORDER_COLUMNS)  # an order's row as _INSERT_ORDER takes it
+# _inserted's order: every column but seq (the rowid), checked below
+_INSERTED = ("order_id", "order_key", "event_id", "customer_id", "placed_at", "source", "partition", "offset",
+             "line_count", "total_pence", "status", "lines", "replaces", "replaced_by", "cancelled_at", "reason",
+             "cancel_event_id", "cancel_partition", "cancel_offset", "cancel_source")
+if set(_INSERTED) != {column.name for column in ORDERS.columns} - {"seq"} or len(set(_INSERTED)) != len(_INSERTED):
+    raise RuntimeError("order_book._INSERTED must name every column of orders but seq, once")
+_INSERT_ORDER = positional_sql(ORDERS.insert().values({name: bindparam(name) for name in _INSERTED}), _INSERTED)
 _UPDATE_ORDER = (
     "UPDATE orders SET status = :status, replaced_by = coalesce(:replaced_by, replaced_by),"
     " cancelled_at = coalesce(:cancelled_at, cancelled_at), reason = coalesce(:reason, reason),"

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from datetime import datetime, timezone
 
 import msgspec
 
 from query_unit_helpers import order
 
 from desktop_app.query.schema import OrderStatus, ensure_schema, order_key
-from support.order_stream import cancel_event
+from support.order_stream import amendment_events, cancel_event
 
 SHARED_KEY = ("12345678-9abc-4def-8000-000000000001", "12345678-9abc-4def-9fff-ffffffffffff",
               "12345678-9abc-4def-a000-000000000000")
 
 
 def with_order_id(placed, order_id: str):
-    return msgspec.structs.replace(placed, payload=msgspec.structs.replace(placed.payload, order_id=uuid.UUID(order_id)))
+    payload = msgspec.structs.replace(placed.payload, order_id=uuid.UUID(order_id))
+    return msgspec.structs.replace(placed, payload=payload)
 
 
 def view(read_model) -> dict[tuple[str, str, int], tuple[int, int]]:
@@ -81,3 +83,25 @@ def test_a_view_made_before_the_key_gets_its_keys_when_opened(projector, read_mo
     with sqlite3.connect(db_path) as connection:
         assert connection.execute("SELECT order_key FROM orders").fetchall() == [
             (order_key(str(placed.payload.order_id)),)]
+
+
+def test_an_order_placed_amended_and_cancelled_in_one_batch_is_written_with_what_the_batch_did(
+    projector, read_model, records
+) -> None:
+    placed = order("ed", ("Tea", 350, 2), at=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    cancel, replacement = amendment_events(placed, ("Tea", 350, 5))
+    gone = order("ed", ("Rug", 9000, 1))
+    projector.apply([records.event(placed), records.event(cancel), records.event(replacement), records.event(gone),
+                     records.event(cancel_event(gone, reason="too big", at=datetime(2025, 1, 3, tzinfo=timezone.utc)))])
+
+    assert view(read_model) == {("ed", "Tea", 350): (5, 1)}
+    old = read_model.order(placed.payload.order_id)
+    assert (old.order.status, old.order.replaced_by, old.order.total_pence) == (
+        OrderStatus.REPLACED, replacement.payload.order_id, 700)
+    assert [(e.event_type, e.partition, e.offset, e.outcome) for e in old.events] == [
+        ("OrderPlaced", 0, 0, "applied"), ("OrderCancelled", 0, 1, "applied")]
+    cancelled = read_model.order(gone.payload.order_id)
+    assert (cancelled.order.status, cancelled.order.reason, cancelled.order.cancelled_at) == (
+        OrderStatus.CANCELLED, "too big", datetime(2025, 1, 3, tzinfo=timezone.utc))
+    assert [(e.offset, e.source) for e in cancelled.events] == [(3, "unit-test"), (4, "test")]
+    assert [(line.item, line.quantity) for line in cancelled.lines] == [("Rug", 1)]
