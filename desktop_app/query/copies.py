@@ -29,6 +29,9 @@ class CopyLike(Protocol):
 
 
 F = TypeVar("F", bound=CopyLike)
+# an applied_events row as the projector writes it (a tuple binds at a third of a dict's cost)
+WinnerRow = tuple[bytes, int, int, bytes]
+WINNER_COLUMNS = ("event_id", "partition", "offset", "digest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +47,8 @@ class Resolution(Generic[F]):
 
     counted: list[F] = field(default_factory=list)  # copies whose lines enter the view
     taken_back: list[bytes] = field(default_factory=list)  # event ids whose stored lines leave it first
-    new_winners: list[dict[str, Any]] = field(default_factory=list)  # applied_events rows to insert
-    moved_winners: list[dict[str, Any]] = field(default_factory=list)  # applied_events rows to update
+    new_winners: list[WinnerRow] = field(default_factory=list)  # applied_events rows to insert
+    moved_winners: list[WinnerRow] = field(default_factory=list)  # applied_events rows to update
     copies: list[dict[str, Any]] = field(default_factory=list)  # event_copies rows to insert or replace
     reused: list[dict[str, Any]] = field(default_factory=list)  # quarantine rows to insert or re-word
     released: list[dict[str, Any]] = field(default_factory=list)  # quarantine rows to delete (now a re-send)
@@ -125,8 +128,8 @@ def _position(copy: CopyLike) -> tuple[int, int]:
     return copy.partition, copy.offset
 
 
-def _winner_row(event_id: bytes, copy: CopyLike) -> dict[str, Any]:
-    return {"event_id": event_id, "partition": copy.partition, "offset": copy.offset, "digest": copy.digest}
+def _winner_row(event_id: bytes, copy: CopyLike) -> WinnerRow:
+    return event_id, copy.partition, copy.offset, copy.digest
 
 
 def _copy_row(event_id: bytes, copy: CopyLike | _Stored) -> dict[str, Any]:

@@ -29,8 +29,8 @@ from desktop_app import contracts
 from desktop_app.query import item_sums
 from desktop_app.query.copies import SQL_IN_CHUNK
 from desktop_app.query.event_facts import CancelledFacts, Facts, Line, PlacedFacts
-from desktop_app.query.item_sums import RowKey, driver_sql
-from desktop_app.query.schema import CANCELLED, PLACED, REPLACED, IgnoredEvent, OrderRecord
+from desktop_app.query.item_sums import RowKey, driver_sql, positional_sql
+from desktop_app.query.schema import CANCELLED, PLACED, REPLACED, IgnoredEvent, OrderRecord, order_key
 
 ORDERS = OrderRecord.__table__
 IGNORED = IgnoredEvent.__table__
@@ -53,7 +53,8 @@ class _Order:
     lines: tuple[Line, ...]
     status: str
     in_store: bool  # already in the orders table (else inserted by this batch)
-    row: dict[str, Any] = field(default_factory=dict)  # the columns to write (all of them for a new order)
+    placed: PlacedFacts | None = None  # a new order's OrderPlaced (its row is written from it: _inserted)
+    row: dict[str, Any] = field(default_factory=dict)  # the columns this batch changed
     changed: bool = False
 
 
@@ -98,14 +99,16 @@ def take_back(connection: Connection, event_ids: Sequence[bytes], outcome: BookO
     facts: list[Facts] = []
     leaving: list[_Order] = []
     for order_id, partition in sorted(keys):
-        for_order = and_(ORDERS.c.order_id == order_id, ORDERS.c.partition == partition)
+        for_order = and_(ORDERS.c.order_key == order_key(order_id), ORDERS.c.order_id == order_id,
+                         ORDERS.c.partition == partition)
         for row in connection.execute(select(ORDERS).where(for_order)).mappings():
             facts += _facts_of_order(row)
             if row["status"] == PLACED:
                 leaving += _stored_orders(connection, for_order)
             if row["replaces"] is not None:  # the order it replaced is only cancelled without it
                 connection.execute(update(ORDERS).where(
-                    ORDERS.c.order_id == row["replaces"], ORDERS.c.partition == partition,
+                    ORDERS.c.order_key == order_key(row["replaces"]), ORDERS.c.order_id == row["replaces"],
+                    ORDERS.c.partition == partition,
                     ORDERS.c.replaced_by == order_id,
                 ).values(status=CANCELLED, replaced_by=None))
         connection.execute(delete(ORDERS).where(for_order))
@@ -149,8 +152,9 @@ def apply(connection: Connection, facts: Sequence[Facts], outcome: BookOutcome) 
     outcome.rows |= item_sums.add(connection, [o for o in new_orders if o.status == PLACED])
     outcome.took(item_sums.subtract(connection, leaving))
     if new_orders:
-        connection.exec_driver_sql(_INSERT_ORDER, [order.row for order in new_orders])
-    updates = [{"key": order.order_id, "key_partition": order.partition, **_UPDATED_DEFAULTS, **order.row}
+        connection.exec_driver_sql(_INSERT_ORDER, [_inserted(order) for order in new_orders])
+    updates = [{"key": order.order_id, "key_hash": order_key(order.order_id), "key_partition": order.partition,
+                **_UPDATED_DEFAULTS, **order.row}
                for order in known.values() if order.in_store and order.changed]
     if updates:
         connection.exec_driver_sql(_UPDATE_ORDER, updates)
@@ -179,15 +183,18 @@ def _mark_replaced(replaced: _Order | None, amendment: PlacedFacts) -> None:
 
 
 def _new_order(fact: PlacedFacts) -> _Order:
-    row = {
-        "order_id": fact.order_id, "event_id": fact.event_id, "customer_id": fact.customer_id,
-        "placed_at": fact.occurred_at, "source": fact.source, "partition": fact.partition, "offset": fact.offset,
-        "line_count": len(fact.lines), "total_pence": fact.total_pence, "status": PLACED,
-        "lines": _json(fact.lines), "replaces": fact.replaces,
-        **_UPDATED_DEFAULTS,
-    }
     return _Order(fact.order_id, fact.customer_id, fact.occurred_at, fact.partition, fact.lines,
-                  PLACED, in_store=False, row=row)
+                  PLACED, in_store=False, placed=fact)
+
+
+def _inserted(order: _Order) -> tuple[Any, ...]:
+    """A new order's row, in _INSERTED's order: its OrderPlaced's facts, and what the batch did to it since."""
+    fact, later = order.placed, order.row.get
+    assert fact is not None
+    return (fact.order_id, order_key(fact.order_id), fact.event_id, fact.customer_id, fact.occurred_at, fact.source,
+            fact.partition, fact.offset, len(fact.lines), fact.total_pence, order.status, _json(fact.lines),
+            fact.replaces, later("replaced_by"), later("cancelled_at"), later("reason"), later("cancel_event_id"),
+            later("cancel_partition"), later("cancel_offset"), later("cancel_source"))
 
 
 def _ignored_row(fact: Facts, reason: str) -> dict[str, Any]:
@@ -236,21 +243,24 @@ def _load(connection: Connection, facts: Sequence[Facts]) -> dict[tuple[str, int
     """The stored orders these events name (their own, or the one an amendment replaces), by (id, partition)."""
     ids = {fact.order_id for fact in facts}
     ids |= {fact.replaces for fact in facts if isinstance(fact, PlacedFacts) and fact.replaces}
-    wanted = sorted(ids)
+    keys = sorted({order_key(order_id) for order_id in ids})
     known: dict[tuple[str, int], _Order] = {}
-    for start in range(0, len(wanted), SQL_IN_CHUNK):
-        for order in _stored_orders(connection, ORDERS.c.order_id.in_(wanted[start:start + SQL_IN_CHUNK])):
-            known[(order.order_id, order.partition)] = order
+    for start in range(0, len(keys), SQL_IN_CHUNK):
+        chunk = tuple(keys[start:start + SQL_IN_CHUNK])
+        found = connection.exec_driver_sql(_SELECT_BY_KEY.format(marks=",".join("?" * len(chunk))), chunk)
+        for order in _orders_of(found):
+            if order.order_id in ids:  # a key is not an id: another id may share it
+                known[(order.order_id, order.partition)] = order
     return known
 
 
 def _stored_orders(connection: Connection, where: Any) -> list[_Order]:
-    columns = (ORDERS.c.order_id, ORDERS.c.customer_id, ORDERS.c.placed_at, ORDERS.c.partition, ORDERS.c.lines,
-               ORDERS.c.status, ORDERS.c.replaced_by)
+    return _orders_of(connection.execute(select(*(ORDERS.c[name] for name in _STORED_COLUMNS)).where(where)))
+
+
+def _orders_of(rows: Any) -> list[_Order]:
     found = []
-    for order_id, customer_id, placed_at, partition, lines, status, replaced_by in connection.execute(
-        select(*columns).where(where)
-    ):
+    for order_id, customer_id, placed_at, partition, lines, status, replaced_by in rows:
         order = _Order(order_id, customer_id, item_sums.stored_text(placed_at), partition, _lines(lines),
                        status, in_store=True)
         order.row["replaced_by"] = replaced_by
@@ -258,18 +268,29 @@ def _stored_orders(connection: Connection, where: Any) -> list[_Order]:
     return found
 
 
+_STORED_COLUMNS = ("order_id", "customer_id", "placed_at", "partition", "lines", "status", "replaced_by")
+# plain driver SQL: SQLAlchemy's expanding IN and row processing were a visible share of a batch
+_SELECT_BY_KEY = ('SELECT order_id, customer_id, placed_at, "partition", lines, status, replaced_by FROM orders'
+                  " WHERE order_key IN ({marks})")
+
+
 # What an update writes when this batch did not set it: the stored values stay (COALESCE below).
 _UPDATED_DEFAULTS = {"replaced_by": None, "cancelled_at": None, "reason": None, "cancel_event_id": None,
                      "cancel_partition": None, "cancel_offset": None, "cancel_source": None}
-_INSERT_ORDER = driver_sql(ORDERS.insert().values({
-    column.name: bindparam(column.name) for column in ORDERS.columns if column.name != "seq"
-}))
+# _inserted's order: every column but seq (the rowid), checked below
+_INSERTED = ("order_id", "order_key", "event_id", "customer_id", "placed_at", "source", "partition", "offset",
+             "line_count", "total_pence", "status", "lines", "replaces", "replaced_by", "cancelled_at", "reason",
+             "cancel_event_id", "cancel_partition", "cancel_offset", "cancel_source")
+if set(_INSERTED) != {column.name for column in ORDERS.columns} - {"seq"} or len(set(_INSERTED)) != len(_INSERTED):
+    raise RuntimeError("order_book._INSERTED must name every column of orders but seq, once")
+_INSERT_ORDER = positional_sql(ORDERS.insert().values({name: bindparam(name) for name in _INSERTED}), _INSERTED)
 _UPDATE_ORDER = (
     "UPDATE orders SET status = :status, replaced_by = coalesce(:replaced_by, replaced_by),"
     " cancelled_at = coalesce(:cancelled_at, cancelled_at), reason = coalesce(:reason, reason),"
     " cancel_event_id = coalesce(:cancel_event_id, cancel_event_id),"
     " cancel_partition = coalesce(:cancel_partition, cancel_partition),"
     " cancel_offset = coalesce(:cancel_offset, cancel_offset),"
-    " cancel_source = coalesce(:cancel_source, cancel_source) WHERE order_id = :key AND partition = :key_partition"
+    " cancel_source = coalesce(:cancel_source, cancel_source)"
+    " WHERE order_key = :key_hash AND partition = :key_partition AND order_id = :key"
 )
 _INSERT_IGNORED = driver_sql(IGNORED.insert().prefix_with("OR IGNORE"))

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 from desktop_app import contracts
 from desktop_app.query.bands import Band
 from desktop_app.query.pounds import pence_to_decimal
-from desktop_app.query.schema import IgnoredEvent, OrderedItem, OrderRecord, OrderStatus
+from desktop_app.query.schema import IgnoredEvent, OrderedItem, OrderRecord, OrderStatus, order_key
 from desktop_app.query.search import like_pattern
 
 T = TypeVar("T")
@@ -137,6 +137,14 @@ def _canonical_id(order_id: uuid.UUID | str) -> str | None:
         return None
 
 
+def _with_id(session: Session, order_id: str) -> list[Any]:
+    """Where the order with this id is: its key (the index) and its id, or its id alone in a view of projection
+    version 3 not yet opened by a projector that adds the keys (schema.ensure_schema), which has an index on it."""
+    columns = {row[1] for row in session.connection().exec_driver_sql("PRAGMA table_info(orders)")}
+    by_id = [col(OrderRecord.order_id) == order_id]
+    return [col(OrderRecord.order_key) == order_key(order_id), *by_id] if "order_key" in columns else by_id
+
+
 class OrderReads:
     """The orders' reads; `_read(work)` runs work(session) in one read transaction (ReadModel's)."""
 
@@ -166,7 +174,7 @@ class OrderReads:
             found = session.exec(select(*_ORDER_COLUMNS, OrderRecord.lines, OrderRecord.event_id,
                                         OrderRecord.cancel_event_id, OrderRecord.cancel_partition,
                                         OrderRecord.cancel_offset, OrderRecord.cancel_source)
-                                 .where(col(OrderRecord.order_id) == key)).first()
+                                 .where(*_with_id(session, key))).first()
             if found is None:
                 return None
             order = _order_row(found[:len(_ORDER_COLUMNS)])

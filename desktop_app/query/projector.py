@@ -26,7 +26,7 @@ from desktop_app.query import copies as copies_module
 from desktop_app.query import item_sums, order_book
 from desktop_app.query.bands import Band
 from desktop_app.query.event_facts import Facts, RecordLike, facts_or_reason, stored_time
-from desktop_app.query.item_sums import driver_sql
+from desktop_app.query.item_sums import driver_sql, positional_sql
 from desktop_app.query.view_health import STORE_ERRORS
 from desktop_app.query.schema import (
     META_PROJECTION_VERSION,
@@ -207,7 +207,7 @@ class Projector:
         """Which copy of each event id counts, the other copies, and the quarantine of reused ids."""
         if resolved.new_winners:
             # in key order: the random ids then go into the B-tree page by page, not at random places
-            connection.exec_driver_sql(_INSERT_APPLIED, sorted(resolved.new_winners, key=itemgetter("event_id")))
+            connection.exec_driver_sql(_INSERT_APPLIED, sorted(resolved.new_winners, key=itemgetter(0)))
         if resolved.moved_winners:
             connection.exec_driver_sql(_UPSERT_APPLIED, resolved.moved_winners)
         if resolved.copies:
@@ -261,7 +261,7 @@ def _build_offset_upsert() -> Any:
 
 
 _UPSERT_OFFSET = driver_sql(_build_offset_upsert())
-_INSERT_APPLIED = driver_sql(APPLIED.insert())
+_INSERT_APPLIED = positional_sql(APPLIED.insert(), copies_module.WINNER_COLUMNS)
 _INSERT_QUARANTINED = driver_sql(QUARANTINE.insert().prefix_with("OR IGNORE"))
 
 
@@ -282,7 +282,7 @@ def _build_reused_upsert() -> Any:
     )
 
 
-_UPSERT_APPLIED = driver_sql(_build_applied_upsert())
+_UPSERT_APPLIED = positional_sql(_build_applied_upsert(), copies_module.WINNER_COLUMNS)
 _REPLACE_COPY = driver_sql(COPIES.insert().prefix_with("OR REPLACE"))
 _UPSERT_REUSED = driver_sql(_build_reused_upsert())
 _RELEASE_QUARANTINED = driver_sql(

@@ -18,7 +18,8 @@ from sqlmodel import Field, SQLModel
 # Bump when the projection's meaning changes (new columns, another band rule): the view is then rebuilt.
 # 2: copies of one event id resolved by position and content (contracts), with per-event lines to take back.
 # 3: orders (cancellations subtract an order's lines; amendments replace an order), line values and totals.
-PROJECTION_VERSION = 3
+# 4: orders found by order_key (the id's first 64 bits) instead of a unique index on the id's text.
+PROJECTION_VERSION = 4
 META_PROJECTION_VERSION = "projection_version"
 
 _WITHOUT_ROWID = {"sqlite_with_rowid": False}
@@ -95,14 +96,17 @@ class OrderRecord(SQLModel, table=True):
 
     __tablename__ = "orders"  # type: ignore[assignment]
     __table_args__ = (
-        # an order is known in its partition (order_book): the same id in two partitions is two orders
-        Index("ix_orders_order_partition", "order_id", "partition", unique=True),
+        # an order is known by its id in its partition (order_book: the same id in two partitions is two orders),
+        # found through its order_key: 8-byte random keys make a B-tree a third the size of the 36-char ids'
+        # (fewer pages to touch per insert). Not unique: ids may share a key; order_book compares the full id.
+        Index("ix_orders_key_partition", "order_key", "partition"),
         Index("ix_orders_customer_placed", "customer_id", "placed_at"),
         Index("ix_orders_placed", "placed_at"),
     )
 
     seq: int | None = Field(default=None, primary_key=True)  # the rowid: rows are appended
     order_id: str = Field(sa_column=Column(String(36), nullable=False))  # canonical UUID text
+    order_key: int  # order_key(order_id): look an order up by both
     # its OrderPlaced. No index: ids are random, so one meant a B-tree insert at a random place per order,
     # for the one reader that needs it (order_book.take_back: rare, and a scan of cancel_event_id anyway).
     # A version-3 file made before this keeps its unique index (sqlite_autoindex_orders_1): same rows, same
@@ -183,6 +187,13 @@ class ReadModelMeta(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str
+
+
+def order_key(order_id: str) -> int:
+    """The orders table's key of an order id (canonical UUID text): its first 64 bits as SQLite's signed integer.
+    Two ids can share a key, so whoever looks an order up by key also compares order_id."""
+    value = int(order_id[:8] + order_id[9:13] + order_id[14:18], 16)
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 READ_MODEL_TABLES = [
@@ -289,6 +300,16 @@ def _add_missing_columns(connection: Any) -> None:
     applied = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(applied_events)")}
     if "digest" not in applied:
         connection.exec_driver_sql("ALTER TABLE applied_events ADD COLUMN digest BLOB")
+    orders = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(orders)")}
+    if "order_key" not in orders:  # a view of version 3: its orders are found by key from now on
+        connection.exec_driver_sql("ALTER TABLE orders ADD COLUMN order_key INTEGER")
+        stored = connection.exec_driver_sql("SELECT seq, order_id FROM orders").all()
+        if stored:
+            connection.exec_driver_sql("UPDATE orders SET order_key = ? WHERE seq = ?",
+                                       [(order_key(order_id), seq) for seq, order_id in stored])
+        for index in OrderRecord.__table__.indexes:
+            if index.name == "ix_orders_key_partition":
+                index.create(connection, checkfirst=True)
 
 
 def store_projection_version(engine: Engine, version: int = PROJECTION_VERSION) -> None:

@@ -152,3 +152,16 @@ def test_orders_are_listed_newest_first_searched_and_totalled(projector, read_mo
     assert read_model.value_totals() == {("lee", Band.EXPENSIVE): 6000, ("lee", Band.CHEAP): 350}
     assert read_model.value_of_items(band=Band.CHEAP) == 350
     assert read_model.order("not an order id") is None
+
+
+def test_an_order_naming_a_row_twice_counts_once_in_it_and_the_rows_times_span_the_batch(
+    projector, read_model, records
+) -> None:
+    twice = order("di", ("Tea", 350, 2), ("Tea", 350, 3), at=at(5))
+    earlier = order("di", ("Tea", 350, 1), at=at(2))
+    later = order("di", ("Tea", 350, 4), ("Mug", 900, 1), ("Tea", 350, 1), at=at(9))
+    projector.apply([records.event(twice), records.event(earlier), records.event(later)])
+
+    assert view(read_model) == {("di", "Tea", 350): (11, 3), ("di", "Mug", 900): (1, 1)}
+    tea = next(row for row in read_model.items() if row.item == "Tea")
+    assert (tea.first_ordered, tea.last_ordered) == (at(2), at(9))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from query_unit_helpers import order
 
 from desktop_app.query import copies, item_sums
@@ -50,3 +52,23 @@ def test_the_walk_finds_the_latest_standing_order_holding_the_row(projector: Pro
         assert item_sums._edge_time(connection, "alice", 'Odd "name"', 350, latest) == "2025-01-01 11:00:00.000000"
         assert item_sums._edge_time(connection, "alice", "Tea", 351, latest) is None
         assert item_sums._edge_time(connection, "bob", "Tea", 350, latest) is None
+
+
+def test_a_positional_statement_refuses_a_column_order_other_than_its_own() -> None:
+    from desktop_app.query.schema import AppliedEvent
+
+    table = AppliedEvent.__table__
+    assert item_sums.positional_sql(table.insert(), ("event_id", "partition", "offset", "digest")).count("?") == 4
+    with pytest.raises(ValueError, match="takes"):
+        item_sums.positional_sql(table.insert(), ("partition", "event_id", "offset", "digest"))
+
+
+def test_orders_are_looked_up_and_updated_through_their_key(projector: Projector) -> None:
+    from desktop_app.query import order_book
+
+    select_plan = _plan(projector, order_book._SELECT_BY_KEY.format(marks="?,?"), (1, 2))
+    update_plan = _plan(projector, order_book._UPDATE_ORDER, {
+        "key": "x", "key_hash": 1, "key_partition": 0, **order_book._UPDATED_DEFAULTS, "status": "cancelled"})
+    for plan in (select_plan, update_plan):
+        assert any("ix_orders_key_partition" in step for step in plan), plan
+        assert not any(step.startswith("SCAN") for step in plan), plan
