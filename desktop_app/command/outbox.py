@@ -41,7 +41,7 @@ import msgspec
 
 from desktop_app import contracts
 from desktop_app.command.outbox_rows import (
-    Acknowledgement, CommandIdReused, OwnOrder, PendingEvent, Receipt, ReceiptStatus, StoredEvent, same_command,
+    Acknowledgement, CommandIdReused, OwnOrder, PendingEvent, Receipt, StoredEvent, same_command,
 )
 
 log = logging.getLogger(__name__)
