@@ -43,6 +43,15 @@ def a_day(rng: random.Random, count: int) -> list:
     return events
 
 
+def rebuild_then_replay_fresh(service, settings, folder, caplog):
+    """Rebuild (completed, caught up again); its outcome, what it logged, and a fresh one-process replay."""
+    with caplog.at_level(logging.INFO, logger="desktop_app.query"):
+        outcome = service.rebuild(timeout=120)
+    assert outcome.completed
+    assert service.catch_up(WAIT_S)
+    return outcome, caplog.text, replay_fresh_state(settings.kafka_client_kwargs(), settings.topic, folder / "fresh")
+
+
 def test_a_parallel_rebuild_equals_the_live_view_and_a_fresh_replay(topic_ready, start_service, tmp_path,
                                                                     caplog) -> None:
     events = a_day(random.Random(5), 600)
@@ -53,13 +62,9 @@ def test_a_parallel_rebuild_equals_the_live_view_and_a_fresh_replay(topic_ready,
     assert service.catch_up(WAIT_S)
     live = view_state(service)
 
-    with caplog.at_level(logging.INFO, logger="desktop_app.query"):
-        outcome = service.rebuild(timeout=120)
-    assert outcome.completed
-    assert "in 2 processes" in caplog.text  # the parallel replay did the work, not the fallback
-    assert service.catch_up(WAIT_S)
+    outcome, said, fresh = rebuild_then_replay_fresh(service, topic_ready, tmp_path, caplog)
+    assert "in 2 processes" in said  # the parallel replay did the work, not the fallback
     rebuilt = view_state(service)
-    fresh = replay_fresh_state(topic_ready.kafka_client_kwargs(), topic_ready.topic, tmp_path / "fresh")
 
     assert rebuilt == live == fresh
     assert outcome.quarantined == 1
@@ -83,12 +88,8 @@ def test_an_event_id_counted_in_two_groups_replays_in_one_process(topic_ready, s
     assert service.catch_up(WAIT_S)
     live = view_state(service)
 
-    with caplog.at_level(logging.INFO, logger="desktop_app.query"):
-        outcome = service.rebuild(timeout=120)
-    assert outcome.completed
-    assert "replaying in one process instead" in caplog.text
-    assert service.catch_up(WAIT_S)
-    fresh = replay_fresh_state(topic_ready.kafka_client_kwargs(), topic_ready.topic, tmp_path / "fresh")
+    _, said, fresh = rebuild_then_replay_fresh(service, topic_ready, tmp_path, caplog)
+    assert "replaying in one process instead" in said
 
     assert view_state(service) == live == fresh
     copy_on = min(first[0], second[0])  # the lower partition's copy counts
