@@ -193,7 +193,7 @@ class AsOfJob(BackgroundJob):
             end = await asyncio.shield(running)
         except asyncio.CancelledError:  # the build is cancelled: let the processes stop before the file goes
             self._cancel.set()
-            await running
+            await asyncio.wait({running})
             raise
         except Exception as exc:  # noqa: BLE001 - the one-process replay does the same
             log.warning("the parallel replay failed (%s); replaying in one process", exc)

@@ -278,13 +278,16 @@ class ProjectorThread(BackgroundProjector):
             while not filling.done():
                 await asyncio.wait({filling}, timeout=FILL_REPORT_S)
                 self._moved_on(offsets_of_engine(engine, self.topic))
+        except BaseException:
+            # stop() (cancelled), or telling the readers failed: the groups write into this file, so they stop
+            # (after their batch) before anything else may write to it
+            stop.set()
+            await asyncio.wait({filling})
+            raise
+        try:
             end: ReplayEnd | str = filling.result()
         except Exception as exc:  # noqa: BLE001 - the loop below projects what is left, as it would anyway
             end = f"in a failure ({exc})"
-        except BaseException:
-            stop.set()  # cancelled (stop()): the replay's processes stop after their batch
-            await asyncio.shield(filling)
-            raise
         if end is not ReplayEnd.DONE:
             log.warning("filling the new view in parallel ended %s; projecting the rest in one process",
                         end.value if isinstance(end, ReplayEnd) else end)

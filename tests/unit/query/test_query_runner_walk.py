@@ -14,7 +14,8 @@ from aiokafka.errors import KafkaError
 from fake_kafka_consumer import FakeConsumer, FakeLog
 from query_unit_helpers import TOPIC, RecordFactory, order
 
-from desktop_app.query.partition_replay import ParallelReplay
+from desktop_app.query import runner as runner_module
+from desktop_app.query.partition_replay import ParallelReplay, ReplayEnd
 from desktop_app.query.projector_options import ProjectorOptions
 from desktop_app.query.runner import ProjectorThread, ViewChange
 from desktop_app.query.schema import ensure_schema, open_engine
@@ -209,3 +210,39 @@ def test_a_new_view_whose_parallel_fill_fails_is_projected_in_this_process(db_pa
     assert tried == [{0: 1, 1: 1}]  # tried once, for the new view, then never again
     assert quantities(db_path) == {"anna": 1, "ben": 2}
     assert projector.error_count == 0
+
+
+def test_a_fill_whose_progress_read_fails_is_stopped_before_the_projector_goes_on(db_path, records,
+                                                                                  monkeypatch) -> None:
+    # the groups write into the live file: no other writer may start on it while they run
+    log = FakeLog(TOPIC, partitions=2)
+    log.append(placed(records, "anna", 0), placed(records, "ben", 1, 2))
+    stopped_by_cancel: list[bool] = []  # per fill: did it see the cancel before it returned
+
+    def slow_fill(self, target, stops, *, cancelled, **_kwargs):
+        deadline = time.monotonic() + (5 if not stopped_by_cancel else 0)  # the retry's fill ends at once
+        while not cancelled() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stopped_by_cancel.append(cancelled())
+        return ReplayEnd.CANCELLED
+
+    reads = {"n": 0}
+    original = ProjectorThread._moved_on
+
+    def failing_once(self, stored):
+        reads["n"] += 1
+        if reads["n"] == 1:
+            raise OSError("disk I/O error while reading the offsets")
+        original(self, stored)
+
+    monkeypatch.setattr(ParallelReplay, "run", slow_fill)
+    monkeypatch.setattr(ProjectorThread, "_moved_on", failing_once)
+    monkeypatch.setattr(runner_module, "FILL_REPORT_S", 0.01)
+    projector = projector_of(db_path, log, options=replace(OPTIONS, replay_processes=2, parallel_replay_min_records=0))
+    projector.start()
+    try:
+        assert projector.offsets.wait_for({0: 1, 1: 1}, WAIT_S)
+    finally:
+        projector.stop()
+    assert stopped_by_cancel[0] is True  # stopped before the projector's retry wrote into the file
+    assert quantities(db_path) == {"anna": 1, "ben": 2}
