@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -134,16 +134,27 @@ def _start_group(group: int, task: GroupTask, reports: queue.Queue[tuple[int, di
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(pickle.dumps(task))
     process.stdin.flush()
-    lines = process.stdout
-
-    def read_reports() -> None:
-        for line in lines:
-            reports.put((group, json.loads(line)))
-        reports.put((group, {"error": f"its process ended (exit code {process.wait()})"}))
-
-    threading.Thread(target=read_reports, name=f"replay-group-{group}", daemon=True).start()
+    threading.Thread(target=forward_reports, args=(group, process.stdout, process.wait, reports),
+                     name=f"replay-group-{group}", daemon=True).start()
     log.debug("partition group %d (%s) replays in process %d", group, sorted(task.stops), process.pid)
     return process
+
+
+def forward_reports(group: int, lines: Iterable[bytes], exit_code: Callable[[], int],
+                    reports: queue.Queue[tuple[int, dict[str, Any]]]) -> None:
+    """Each report line of a group's process onto `reports`, then one saying the process ended. Anything else
+    on its stdout (a library printing) is logged and skipped: the reader must reach the end, or the replay
+    would wait for ever."""
+    for line in lines:
+        try:
+            report = json.loads(line)
+        except ValueError:
+            report = None
+        if isinstance(report, dict):
+            reports.put((group, report))
+        else:
+            log.warning("partition group %d printed %r", group, line[:200])
+    reports.put((group, {"error": f"its process ended (exit code {exit_code()})"}))
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:

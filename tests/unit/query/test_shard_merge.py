@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import random
 import sqlite3
 from datetime import datetime, timedelta, timezone
@@ -11,7 +12,7 @@ import msgspec
 import pytest
 
 from desktop_app.query import as_of_files, shard_merge
-from desktop_app.query.partition_replay import plan_groups
+from desktop_app.query.partition_replay import forward_reports, plan_groups
 from desktop_app.query.projector import Projector, Record
 from desktop_app.query.schema import READ_MODEL_TABLES, ensure_shadow_schema, open_engine
 from desktop_app.query.view_files import ViewFiles, part_path
@@ -158,3 +159,14 @@ def test_partition_group_files_of_a_view_as_of_a_moment_are_its_files(tmp_path: 
     assert as_of_files.owner_of("asof-123-4.db.partx") is None
     assert as_of_files.remove(view) == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_group_s_stray_output_is_skipped_and_its_end_always_reported() -> None:
+    reports: queue.Queue = queue.Queue()
+    lines = [b'{"done": 20000}\n', b"some library printed this\n", b"[1, 2]\n", b'{"end": "completed"}\n']
+
+    forward_reports(1, lines, lambda: 0, reports)
+
+    assert [reports.get_nowait() for _ in range(reports.qsize())] == [
+        (1, {"done": 20000}), (1, {"end": "completed"}), (1, {"error": "its process ended (exit code 0)"}),
+    ]
