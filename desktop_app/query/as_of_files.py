@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from desktop_app.query.view_files import SQLITE_COMPANIONS, database_files, without_part
+from desktop_app.query.view_files import SQLITE_COMPANIONS, remove_database, without_part
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +56,7 @@ def new_path(data_dir: Path) -> Path:
 def remove(path: Path) -> list[Path]:
     """Delete an as-of view's file, its partition groups' files and their companions; those that could not be
     deleted are returned."""
-    kept = []
-    for file in database_files(Path(path)):
-        try:
-            file.unlink(missing_ok=True)
-        except OSError:
-            kept.append(file)
-    return kept
+    return remove_database(Path(path))
 
 
 def owner_alive(pid: int, written_at: float) -> bool:

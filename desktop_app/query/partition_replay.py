@@ -29,7 +29,7 @@ from typing import Any
 from desktop_app.query import shard_merge
 from desktop_app.query.portable_kwargs import portable_client_kwargs
 from desktop_app.query.replay_group import GroupTask
-from desktop_app.query.view_files import part_path
+from desktop_app.query.view_files import part_path, remove_database
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class ParallelReplay:
             return ReplayEnd.DONE
         finally:
             for part in parts[1:]:
-                shard_merge.remove_file(part)
+                remove_database(part)
 
     def _replay_groups(self, groups: Sequence[list[int]], parts: Sequence[Path], stops: Mapping[int, int],
                        progress: Callable[[int], None] | None, cancelled: Callable[[], bool]) -> ReplayEnd:

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from desktop_app.query.schema import READ_MODEL_TABLES, WRITER_CACHE_KIB
-from desktop_app.query.view_files import SQLITE_COMPANIONS
 
 COPY = "copy"  # the rows as they are (keys never overlap between groups once applied_events does not)
 SUM_ITEMS = "sum ordered_items"
@@ -96,9 +95,3 @@ def _merge_table(connection: sqlite3.Connection, part: str, table) -> None:
         )
     else:
         connection.execute(f"INSERT INTO main.{table.name} ({names}) {select}")
-
-
-def remove_file(path: Path) -> None:
-    """Delete a database file and the files SQLite keeps beside it."""
-    for companion in SQLITE_COMPANIONS:
-        path.with_name(path.name + companion).unlink(missing_ok=True)

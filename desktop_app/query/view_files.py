@@ -164,13 +164,7 @@ class ViewFiles:
         """Delete a generation's files; those that cannot be deleted now (in use on Windows) are returned."""
         if generation == self.current_generation():
             raise ValueError(f"generation {generation} is the current view")
-        kept = []
-        for path in self.files_of(generation):
-            try:
-                path.unlink(missing_ok=True)
-            except OSError:
-                kept.append(path)
-        return kept
+        return remove_database(self.generation_path(generation))
 
     def remove_orphans(self) -> list[Path]:
         """Delete every generation but the current one (shadows of a cancelled or crashed rebuild, views
@@ -201,6 +195,18 @@ def database_files(path: Path) -> list[Path]:
     parts = {match.group(0) for entry in path.parent.glob(glob.escape(path.name) + PART_MARK + "*")
              if (match := part.match(entry.name)) is not None}
     return [path.with_name(name + companion) for name in (path.name, *sorted(parts)) for companion in SQLITE_COMPANIONS]
+
+
+def remove_database(path: Path) -> list[Path]:
+    """Delete a database file, its partition groups' files and SQLite's files beside them; those that cannot
+    be deleted now (in use on Windows) are returned."""
+    kept = []
+    for file in database_files(path):
+        try:
+            file.unlink(missing_ok=True)
+        except OSError:
+            kept.append(file)
+    return kept
 
 
 def without_part(name: str) -> str:
